@@ -1,0 +1,69 @@
+"""Settings: every knob is an environment variable with the prefix ``TRAINYARD_``."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_list(value: Any) -> Any:
+    """Accept ``a,b`` (and a JSON list) for list settings given as one environment string."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRAINYARD_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/trainyard.db"
+    executor: Literal["local", "celery"] = "local"
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_queue: str = "training"
+
+    max_concurrent_jobs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    data_roots: Annotated[list[Path], NoDecode] = [Path("./data")]
+    artifact_root: Path = Path("./var/artifacts")
+    mlflow_tracking_uri: str = ""
+
+    # Execution: leases, retries, limits.
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval_seconds: float = Field(default=0.25, gt=0)
+    reaper_interval_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=2, ge=1)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    default_max_runtime_seconds: int = Field(default=3600, ge=1)
+    max_runtime_seconds_limit: int = Field(default=86400, ge=1)
+    max_n_jobs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    max_memory_limit_mb: int = Field(default=16384, ge=64)
+    max_search_fits: int = Field(default=2000, ge=1)
+
+    # Data limits.
+    max_rows: int = Field(default=10_000_000, ge=1)
+    max_bytes: int = Field(default=2 * 1024**3, ge=1)
+
+    api_keys: Annotated[list[str], NoDecode] = []
+
+    @field_validator("data_roots", "api_keys", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,112 @@
+"""The one place that maps errors to HTTP: ``application/problem+json`` (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.exceptions import (
+    ConfigurationError,
+    DataAccessError,
+    IdempotencyConflictError,
+    JobStateConflictError,
+    ModelRegistryError,
+    ResourceNotFoundError,
+    TrainingJobError,
+    TrainyardError,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Domain exception -> (HTTP status, problem slug). Subclasses inherit their parent's row.
+PROBLEMS: dict[type[TrainyardError], tuple[int, str]] = {
+    ResourceNotFoundError: (404, "not-found"),
+    ConfigurationError: (422, "invalid-configuration"),
+    DataAccessError: (422, "data-access"),
+    JobStateConflictError: (409, "job-state-conflict"),
+    IdempotencyConflictError: (409, "idempotency-conflict"),
+    ModelRegistryError: (502, "model-registry"),
+    TrainingJobError: (500, "training-job"),
+}
+
+
+def problem(status: int, detail: str, *, slug: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:trainyard:problem:{slug}" if slug else "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _lookup(exc: TrainyardError) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return PROBLEMS[cls]
+    return 500, "internal"
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TrainyardError)
+    status, slug = _lookup(exc)
+    extra: dict[str, Any] = {}
+    if exc.errors:
+        extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
+    return problem(status, exc.message, slug=slug, **extra)
+
+
+def _field(loc: tuple[Any, ...]) -> tuple[str, str]:
+    where = str(loc[0]) if loc else "body"
+    parts = (
+        [str(p) for p in loc[1:]]
+        if where in ("body", "query", "path", "header")
+        else list(map(str, loc))
+    )
+    return where, ".".join(parts) or where
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for error in exc.errors():
+        location, field = _field(tuple(error.get("loc", ())))
+        errors.append(
+            {
+                "field": field,
+                "location": location,
+                "message": error.get("msg", ""),
+                "type": error.get("type"),
+            }
+        )
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]) or "invalid request"
+    return problem(422, detail, slug="validation", errors=errors)
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    response = problem(exc.status_code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "internal server error", slug="internal")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(TrainyardError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

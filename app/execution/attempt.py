@@ -1,0 +1,343 @@
+"""One attempt of one job, run inside a child process.
+
+The forkserver imports this module once (and with it scikit-learn, pandas and the trainer),
+so starting an attempt costs a fork, not an import. The child leads its own process group:
+the supervisor kills the whole group, joblib workers included.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import signal
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd  # noqa: F401  (preloaded for the forkserver)
+import sklearn  # noqa: F401
+
+from app.clients.data_layer import DataLayerClientInterface
+from app.clients.model_registry import ModelRegistryClientInterface
+from app.config import Settings
+from app.db import create_db_engine, make_session_factory
+from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
+from app.execution.store import JobStore
+from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
+from app.models import TrainingJob
+from app.schemas import TrainingJobRequest
+from app.trainer import DataError, SpecError, TrainingSpec, train
+from app.trainer.algorithms import registry
+from app.trainer.artifacts import write_artifacts
+from app.trainer.errors import TrainingError
+from app.trainer.preprocessing import PreprocessingSpec
+
+logger = logging.getLogger(__name__)
+
+# Build the estimator allow-list in the forkserver, once, before any fork.
+registry()
+
+_STAGE_SPAN = {
+    JobStage.TRAINING: (STAGE_PROGRESS[JobStage.TRAINING], STAGE_PROGRESS[JobStage.EVALUATING]),
+    JobStage.TUNING: (STAGE_PROGRESS[JobStage.TUNING], STAGE_PROGRESS[JobStage.EVALUATING]),
+    JobStage.PREPROCESSING: (
+        STAGE_PROGRESS[JobStage.PREPROCESSING],
+        STAGE_PROGRESS[JobStage.TRAINING],
+    ),
+    JobStage.EVALUATING: (
+        STAGE_PROGRESS[JobStage.EVALUATING],
+        STAGE_PROGRESS[JobStage.STORING_ARTIFACTS],
+    ),
+}
+EXIT_LOST_CLAIM = 3
+PROGRESS_WRITE_INTERVAL = 0.2
+
+
+@dataclass
+class AttemptPayload:
+    """What a child needs; it is pickled to the forkserver, so it holds plain data."""
+
+    settings: dict[str, Any]
+    data_layer_client: DataLayerClientInterface | None = None
+    model_registry_client: ModelRegistryClientInterface | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LostClaim(Exception):
+    """This attempt no longer holds the job (cancelled, reaped or timed out)."""
+
+
+def _watch_parent(parent: int) -> None:
+    """Die with the forkserver: an attempt whose server went away must not train on alone."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _vm_size() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _limit_memory(megabytes: int) -> None:
+    # The address space the runtime already maps (libraries, thread stacks) is not the job's
+    # to pay for: the job may allocate ``megabytes`` on top of it.
+    limit = _vm_size() + megabytes * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def training_spec(request: TrainingJobRequest, settings: Settings) -> TrainingSpec:
+    resources = request.resource_config
+    n_jobs = resources.n_jobs if resources and resources.n_jobs is not None else 1
+    if n_jobs == -1 or n_jobs > settings.max_n_jobs:
+        n_jobs = settings.max_n_jobs
+    parameters = dict(request.algorithm_config.parameters)
+    requested = parameters.get("n_jobs")
+    if isinstance(requested, int) and not isinstance(requested, bool):
+        del parameters["n_jobs"]
+        n_jobs = settings.max_n_jobs if requested == -1 else min(requested, settings.max_n_jobs)
+    tuning = request.hyperparameter_tuning_config
+    return TrainingSpec(
+        algorithm=request.algorithm_config.name,
+        parameters=parameters,
+        target_column=request.data_source_config.target_column,
+        feature_columns=request.data_source_config.feature_columns,
+        task=request.algorithm_config.task,
+        test_size=request.evaluation_config.test_size,
+        random_state=request.evaluation_config.random_state,
+        stratify=request.evaluation_config.stratify,
+        n_jobs=n_jobs,
+        preprocessing=PreprocessingSpec(),
+        tuning=tuning.model_dump() if tuning is not None else None,
+    )
+
+
+class AttemptRunner:
+    """Runs the stages of one attempt and writes each step through the fenced store."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        job_id: uuid.UUID,
+        attempt: int,
+        settings: Settings,
+        data_client: DataLayerClientInterface,
+        registry_client: ModelRegistryClientInterface | None,
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.attempt = attempt
+        self.settings = settings
+        self.data_client = data_client
+        self.registry_client = registry_client
+        self.stage = JobStage.FETCHING_DATA
+        self._last_write = 0.0
+
+    def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
+        new = stage is not self.stage
+        self.stage = stage
+        self._write(stage, STAGE_PROGRESS[stage], message, new_stage=new, fields=fields or None)
+
+    def _write(
+        self,
+        stage: JobStage,
+        progress: float,
+        message: str | None,
+        *,
+        new_stage: bool,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        ok = self.store.advance(
+            self.job_id,
+            self.attempt,
+            stage=stage,
+            progress=progress,
+            message=message,
+            new_stage=new_stage,
+            fields=fields,
+        )
+        self._last_write = time.monotonic()
+        if not ok:
+            raise LostClaim()
+
+    def on_progress(self, stage_name: str, fraction: float, message: str | None) -> None:
+        stage = JobStage(stage_name)
+        low, high = _STAGE_SPAN.get(stage, (STAGE_PROGRESS[stage], STAGE_PROGRESS[stage]))
+        progress = low + (high - low) * max(0.0, min(1.0, fraction))
+        new = stage is not self.stage
+        throttled = time.monotonic() - self._last_write < PROGRESS_WRITE_INTERVAL
+        if not new and throttled and fraction < 1.0 and message is None:
+            return
+        self.stage = stage
+        self._write(stage, progress, message, new_stage=new)
+
+    def on_trial(self, trial: dict[str, Any]) -> None:
+        clean = {**trial, "params": _jsonable(trial["params"])}
+        if not self.store.add_trial(self.job_id, self.attempt, clean):
+            raise LostClaim()
+
+    def run(self, request: TrainingJobRequest) -> None:
+        spec = training_spec(request, self.settings)
+        dataset = self.data_client.fetch(request.data_source_config, columns=_columns(request))
+        lineage = {
+            "location": dataset.location,
+            "format": dataset.format,
+            "fingerprint": dataset.fingerprint,
+            "size_bytes": dataset.size_bytes,
+            "rows": int(len(dataset.frame)),
+            "columns": int(dataset.frame.shape[1]),
+        }
+        self.enter(
+            JobStage.PREPROCESSING,
+            f"read {lineage['rows']} rows x {lineage['columns']} columns",
+            data_lineage=lineage,
+        )
+        result = train(spec, dataset.frame, self.on_progress, self.on_trial)
+        lineage.update(result.rows)
+
+        self.enter(JobStage.STORING_ARTIFACTS)
+        directory = Path(self.settings.artifact_root).resolve() / str(self.job_id)
+        resolved = {
+            "request": request.model_dump(mode="json"),
+            "task": result.task,
+            "estimator_parameters": _jsonable(result.parameters),
+            "feature_columns": result.feature_columns,
+            "classes": result.classes,
+            "attempt": self.attempt,
+        }
+        write_artifacts(
+            directory, result.pipeline, metrics=result.metrics, spec=resolved, lineage=lineage
+        )
+        registry_info: dict[str, Any] | None = None
+        if self.registry_client is not None:
+            self.enter(JobStage.REGISTERING)
+            registry_info = self._register(request, result)
+        notes = "; ".join(result.notes)
+        message = f"trained {spec.algorithm} in {result.fit_seconds:.2f}s" + (
+            f"; {notes}" if notes else ""
+        )
+        self.store.finish(
+            self.job_id,
+            self.attempt,
+            status=JobStatus.COMPLETED,
+            stage=JobStage.DONE,
+            message=message,
+            fields={
+                "metrics": result.metrics,
+                "best_hyperparameters": _jsonable(result.best_hyperparameters)
+                if result.best_hyperparameters is not None
+                else None,
+                "artifacts_location": (registry_info or {}).get("model_uri") or str(directory),
+                "registry_info": registry_info,
+                "data_lineage": lineage,
+            },
+        )
+
+    def _register(self, request: TrainingJobRequest, result: Any) -> dict[str, Any]:
+        raise ModelRegistryError("no model registry implementation is configured")
+
+    def fail(self, error_type: str, message: str) -> None:
+        self.store.finish(
+            self.job_id,
+            self.attempt,
+            status=JobStatus.FAILED,
+            message=f"{error_type} in stage {self.stage.value}: {message}",
+            error=(error_type, self.stage.value, message),
+        )
+
+
+def _columns(request: TrainingJobRequest) -> list[str] | None:
+    source = request.data_source_config
+    if source.feature_columns is None:
+        return None
+    return [*source.feature_columns, source.target_column]
+
+
+def _jsonable(values: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        if value is None or isinstance(value, bool | int | float | str):
+            out[key] = value
+        elif hasattr(value, "item"):
+            out[key] = value.item()
+        elif isinstance(value, list | tuple):
+            out[key] = [v.item() if hasattr(v, "item") else v for v in value]
+        elif isinstance(value, dict):
+            out[key] = _jsonable(value)
+        else:
+            out[key] = repr(value)
+    return out
+
+
+def default_data_client(settings: Settings) -> DataLayerClientInterface:
+    from app.clients.data_layer import LocalDataLayerClient
+
+    return LocalDataLayerClient(
+        settings.data_roots, max_rows=settings.max_rows, max_bytes=settings.max_bytes
+    )
+
+
+def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
+    """Entry point of the child process."""
+    os.setpgrp()
+    _watch_parent(os.getppid())
+    settings = Settings(**payload.settings)
+    engine = create_db_engine(settings.database_url)
+    store = JobStore(make_session_factory(engine))
+    job_uuid = uuid.UUID(job_id)
+    with store.factory() as session:
+        job = session.get(TrainingJob, job_uuid)
+        if job is None or job.attempt != attempt:
+            os._exit(EXIT_LOST_CLAIM)
+        request = TrainingJobRequest.model_validate(job.request)
+    data_client = payload.data_layer_client or default_data_client(settings)
+    runner = AttemptRunner(
+        store, job_uuid, attempt, settings, data_client, payload.model_registry_client
+    )
+    resources = request.resource_config
+    memory_mb = resources.memory_limit_mb if resources else None
+    try:
+        if memory_mb:
+            _limit_memory(memory_mb)
+        runner.run(request)
+    except LostClaim:
+        os._exit(EXIT_LOST_CLAIM)
+    except MemoryError:
+        # Free what we can before writing: the write itself needs memory.
+        import gc
+
+        gc.collect()
+        runner.fail(
+            "MemoryLimitExceeded",
+            f"the training process ran out of memory (memory_limit_mb={memory_mb})"
+            if memory_mb
+            else "the training process ran out of memory",
+        )
+    except (SpecError, DataError) as exc:
+        runner.fail(
+            "DataAccessError" if isinstance(exc, DataError) else "ConfigurationError", exc.message
+        )
+    except DataAccessError as exc:
+        runner.fail("DataAccessError", exc.message)
+    except TrainingError as exc:
+        runner.fail("TrainingJobError", exc.message)
+    except TrainyardError as exc:
+        runner.fail(type(exc).__name__, exc.message)
+    except Exception as exc:
+        logger.error("attempt %s of job %s failed:\n%s", attempt, job_id, traceback.format_exc())
+        runner.fail("TrainingJobError", f"{type(exc).__name__}: {exc}")
+    finally:
+        engine.dispose()

@@ -1,0 +1,147 @@
+"""The local executor: supervisor threads in the API process, fed from the job table.
+
+Pending jobs are taken oldest first straight from the database, so a restart loses none;
+a submit only wakes the dispatcher up early.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from app.execution.attempt import AttemptPayload
+from app.execution.store import JobStore
+from app.execution.supervisor import Supervisor, warm_up
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name(kind: str) -> str:
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class LocalExecutor:
+    def __init__(
+        self,
+        store: JobStore,
+        payload: AttemptPayload,
+        *,
+        max_concurrent_jobs: int,
+        lease_seconds: float,
+        poll_interval: float,
+        reaper_interval: float,
+    ) -> None:
+        self.store = store
+        self.payload = payload
+        self.max_concurrent_jobs = max_concurrent_jobs
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.reaper_interval = reaper_interval
+        self.owner = worker_name("local")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._active: dict[uuid.UUID, tuple[threading.Thread, Supervisor]] = {}
+        self._dispatcher: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._dispatcher is not None:
+            return
+        self._dispatcher = threading.Thread(
+            target=self._loop, name="trainyard-dispatch", daemon=True
+        )
+        self._dispatcher.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._dispatcher is not None and self._dispatcher.is_alive()
+
+    def notify(self, job_id: uuid.UUID | None = None) -> None:
+        self._wake.set()
+
+    def running_jobs(self) -> list[uuid.UUID]:
+        with self._lock:
+            return list(self._active)
+
+    def stop(self, grace_seconds: float) -> None:
+        """Take no more work; let running attempts finish within the grace period, then
+        stop them and give their jobs back to the queue."""
+        self._stopping.set()
+        self._wake.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join()
+        deadline = time.monotonic() + grace_seconds
+        for thread, _ in self._snapshot():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for thread, supervisor in self._snapshot():
+            supervisor.abort.set()
+            thread.join()
+
+    def _snapshot(self) -> list[tuple[threading.Thread, Supervisor]]:
+        with self._lock:
+            return list(self._active.values())
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        # Claim nothing until the forkserver has preloaded: jobs wait as pending, not as
+        # running attempts whose process cannot start yet.
+        try:
+            warm_up()
+        except Exception:
+            logger.exception("could not warm up the forkserver; jobs will start cold")
+        next_reap = 0.0
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() >= next_reap:
+                    for job_id, outcome in self.store.reap():
+                        logger.warning("job %s: lease expired, %s", job_id, outcome)
+                    next_reap = time.monotonic() + self.reaper_interval
+                self._fill_slots()
+            except Exception:
+                logger.exception("dispatcher iteration failed; retrying")
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+    def _fill_slots(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                if len(self._active) >= self.max_concurrent_jobs:
+                    return
+            claim = self.store.claim(owner=self.owner, lease_seconds=self.lease_seconds)
+            if claim is None:
+                return
+            supervisor = Supervisor(
+                self.store,
+                claim,
+                self.payload,
+                lease_seconds=self.lease_seconds,
+                poll_interval=self.poll_interval,
+            )
+            thread = threading.Thread(
+                target=self._supervise,
+                args=(supervisor,),
+                name=f"trainyard-job-{claim.job_id}",
+                daemon=True,
+            )
+            with self._lock:
+                self._active[claim.job_id] = (thread, supervisor)
+            thread.start()
+
+    def _supervise(self, supervisor: Supervisor) -> None:
+        job_id = supervisor.claim.job_id
+        try:
+            outcome = supervisor.run()
+            logger.info("job %s attempt %s: %s", job_id, supervisor.claim.attempt, outcome)
+        except Exception:
+            logger.exception("supervising job %s failed", job_id)
+        finally:
+            with self._lock:
+                self._active.pop(job_id, None)
+            self._wake.set()

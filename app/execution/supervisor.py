@@ -1,0 +1,181 @@
+"""The supervisor of one attempt: the same code under the local executor and under Celery.
+
+It starts the attempt in a child process (forkserver, own process group), renews the lease,
+watches the cancel flag and the deadline, kills the whole process group when it must, and
+records what happened when the child did not record it itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from app.execution.attempt import EXIT_LOST_CLAIM, AttemptPayload, run_attempt
+from app.execution.store import Claim, JobStore
+from app.lifecycle import JobStatus
+from app.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+_context: BaseContext | None = None
+_context_lock = threading.Lock()
+
+
+def process_context() -> BaseContext:
+    """The forkserver context; its server preloads scikit-learn, pandas and the trainer."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["app.execution.attempt"])
+            _context = context
+        return _context
+
+
+def _noop() -> None:
+    return None
+
+
+def warm_up() -> None:
+    """Start the forkserver and let it finish its preload, so the first job starts at once."""
+    process = process_context().Process(target=_noop, name="trainyard-warm-up")  # type: ignore[attr-defined]
+    process.start()
+    process.join()
+
+
+def kill_process_group(pid: int) -> None:
+    """SIGKILL the child and every process in its group (joblib/loky workers)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the training process did not exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the training process was killed by {name}"
+    return f"the training process exited with code {code} without recording a result"
+
+
+class Supervisor:
+    """Runs one claimed attempt to its end. ``abort`` asks it to give the job back."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        claim: Claim,
+        payload: AttemptPayload,
+        *,
+        lease_seconds: float,
+        poll_interval: float,
+    ) -> None:
+        self.store = store
+        self.claim = claim
+        self.payload = payload
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.abort = threading.Event()
+        self.pid: int | None = None
+
+    def run(self) -> str:
+        """Supervise to the end; returns what happened (for logs and tests)."""
+        claim = self.claim
+        process: Any = process_context().Process(  # type: ignore[attr-defined]
+            target=run_attempt,
+            args=(str(claim.job_id), claim.attempt, self.payload),
+            name=f"trainyard-job-{claim.job_id}",
+        )
+        process.start()
+        self.pid = process.pid
+        renew_every = self.lease_seconds / 3
+        last_renew = 0.0  # renew at once: starting the process may have taken a while
+        reason: str | None = None
+        try:
+            while True:
+                process.join(self.poll_interval)
+                if process.exitcode is not None:
+                    break
+                if self.abort.is_set():
+                    reason = "shutdown"
+                    break
+                if time.monotonic() - last_renew >= renew_every:
+                    state = self.store.renew(
+                        claim.job_id, claim.attempt, lease_seconds=self.lease_seconds
+                    )
+                    last_renew = time.monotonic()
+                else:
+                    state = self.store.poll(claim.job_id, claim.attempt)
+                if state is None:
+                    reason = "lost"
+                    break
+                if state.cancel_requested:
+                    reason = "cancel"
+                    break
+                if utcnow() >= claim.deadline_at:
+                    reason = "deadline"
+                    break
+        finally:
+            # Whatever happened, nothing of this attempt outlives it.
+            kill_process_group(process.pid)
+            process.join()
+        return self._record(reason, process.exitcode)
+
+    def _record(self, reason: str | None, exitcode: int | None) -> str:
+        claim = self.claim
+        if reason == "cancel":
+            self.store.finish(
+                claim.job_id,
+                claim.attempt,
+                status=JobStatus.CANCELLED,
+                message="cancelled while running; its processes were stopped",
+            )
+            return "cancelled"
+        if reason == "deadline":
+            text = (
+                f"the attempt exceeded max_runtime_seconds={claim.max_runtime_seconds} "
+                "and was stopped"
+            )
+            with self.store.factory() as session:
+                from app.models import TrainingJob
+
+                stage = session.get(TrainingJob, claim.job_id)
+                stage_name = stage.stage if stage is not None else None
+            self.store.finish(
+                claim.job_id,
+                claim.attempt,
+                status=JobStatus.FAILED,
+                message=text,
+                error=("TimeLimitExceeded", stage_name, text),
+            )
+            return "deadline"
+        if reason == "shutdown":
+            self.store.requeue(
+                claim.job_id,
+                claim.attempt,
+                message="the server shut down during this attempt; requeued",
+                count_attempt=False,
+            )
+            return "requeued"
+        if reason == "lost":
+            return "lost"
+        if exitcode == EXIT_LOST_CLAIM:
+            return "lost"
+        # The child exited; if it recorded an outcome the fenced writes below change nothing.
+        if self.store.poll(claim.job_id, claim.attempt) is None:
+            return "recorded"
+        return self.store.lost(
+            claim.job_id, claim.attempt, claim.max_attempts, reason=describe_exit(exitcode)
+        )

@@ -1,0 +1,482 @@
+"""``MLModelTrainingService``: the only code that changes job state on behalf of a caller."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from app.clients.data_layer import DataLayerClientInterface, SourceCheck
+from app.clients.model_registry import ModelRegistryClientInterface
+from app.config import Settings, get_settings
+from app.db import create_db_engine, make_session_factory, transaction
+from app.exceptions import (
+    ConfigurationError,
+    FieldError,
+    IdempotencyConflictError,
+    JobStateConflictError,
+    ResourceNotFoundError,
+)
+from app.execution import Executor
+from app.execution.attempt import AttemptPayload, default_data_client
+from app.execution.store import JobStore
+from app.lifecycle import JobStage, JobStatus
+from app.models import JobEvent, TrainingJob, Trial, utcnow
+from app.schemas import (
+    JobError,
+    JobEventResponse,
+    RegistryInfo,
+    TrainingJobList,
+    TrainingJobRequest,
+    TrainingJobStatusResponse,
+    TrialResponse,
+)
+from app.trainer import SpecError
+from app.trainer.algorithms import AlgorithmInfo, build_estimator, get_algorithm
+from app.trainer.tuning import check_search
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ValidatedRequest:
+    request: TrainingJobRequest
+    algorithm: AlgorithmInfo
+    source: SourceCheck
+    max_runtime_seconds: int
+
+
+def request_hash(request: TrainingJobRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def to_status(job: TrainingJob) -> TrainingJobStatusResponse:
+    error = None
+    if job.error_type is not None:
+        error = JobError(
+            type=job.error_type, stage=job.error_stage, message=job.error_message or ""
+        )
+    return TrainingJobStatusResponse(
+        job_id=job.id,
+        model_name=job.model_name,
+        model_version=job.model_version,
+        algorithm=job.algorithm,
+        status=JobStatus(job.status),
+        stage=JobStage(job.stage),
+        message=job.message,
+        progress=job.progress,
+        metrics=job.metrics,
+        best_hyperparameters=job.best_hyperparameters,
+        artifacts_location=job.artifacts_location,
+        experiment_name=job.experiment_name,
+        tags=job.tags or None,
+        error=error,
+        registry=RegistryInfo(**job.registry_info) if job.registry_info else None,
+        data=job.data_lineage,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        updated_at=job.updated_at,
+        completed_at=job.completed_at,
+        attempt=job.attempt,
+    )
+
+
+class MLModelTrainingService:
+    """Submit, inspect, list and cancel training jobs.
+
+    With no arguments it works on the embedded defaults (settings from the environment).
+    A client passed here is sent to the training processes, so it must be picklable.
+    """
+
+    def __init__(
+        self,
+        data_layer_client: DataLayerClientInterface | None = None,
+        model_registry_client: ModelRegistryClientInterface | None = None,
+        *,
+        settings: Settings | None = None,
+        engine: Engine | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.engine = engine or create_db_engine(self.settings.database_url)
+        self.factory = make_session_factory(self.engine)
+        self.store = JobStore(self.factory)
+        self._custom_data_client = data_layer_client
+        self.data_layer_client = data_layer_client or default_data_client(self.settings)
+        self.model_registry_client = model_registry_client
+        self._executor = executor
+        self._executor_lock = threading.Lock()
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def attempt_payload(self) -> AttemptPayload:
+        return AttemptPayload(
+            settings=self.settings.model_dump(mode="json"),
+            data_layer_client=self._custom_data_client,
+            model_registry_client=self.model_registry_client,
+        )
+
+    @property
+    def executor(self) -> Executor:
+        with self._executor_lock:
+            if self._executor is None:
+                from app.execution.local import LocalExecutor
+
+                s = self.settings
+                self._executor = LocalExecutor(
+                    self.store,
+                    self.attempt_payload(),
+                    max_concurrent_jobs=s.max_concurrent_jobs,
+                    lease_seconds=s.lease_seconds,
+                    poll_interval=s.poll_interval_seconds,
+                    reaper_interval=s.reaper_interval_seconds,
+                )
+            return self._executor
+
+    def start(self) -> None:
+        """Start executing jobs (idempotent); submit calls it for scripts that never do."""
+        if not self._started:
+            self._started = True
+            self.executor.start()
+
+    def close(self) -> None:
+        if self._started:
+            self.executor.stop(self.settings.shutdown_grace_seconds)
+            self._started = False
+        self.engine.dispose()
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate_request(self, request: TrainingJobRequest) -> ValidatedRequest:
+        """Every check that is cheap enough to make before accepting a job."""
+        errors: list[FieldError] = []
+        algorithm: AlgorithmInfo | None = None
+        try:
+            algorithm = get_algorithm(request.algorithm_config.name)
+            if request.algorithm_config.task and request.algorithm_config.task != algorithm.task:
+                raise SpecError(
+                    "algorithm_config.task",
+                    f"{algorithm.name} is a {algorithm.task} model, "
+                    f"not {request.algorithm_config.task}",
+                )
+            build_estimator(algorithm, dict(request.algorithm_config.parameters))
+            tuning = request.hyperparameter_tuning_config
+            if tuning is not None:
+                check_search(
+                    tuning.model_dump(mode="json"),
+                    algorithm,
+                    algorithm.task,
+                    max_fits=self.settings.max_search_fits,
+                )
+        except SpecError as exc:
+            errors.append(FieldError(exc.field, exc.message))
+
+        resources = request.resource_config
+        limit = self.settings.max_runtime_seconds_limit
+        runtime = self.settings.default_max_runtime_seconds
+        if resources is not None:
+            if resources.max_runtime_seconds is not None:
+                runtime = resources.max_runtime_seconds
+                if runtime > limit:
+                    errors.append(
+                        FieldError(
+                            "resource_config.max_runtime_seconds",
+                            f"{runtime} is over the limit of {limit} seconds",
+                        )
+                    )
+            memory = resources.memory_limit_mb
+            if memory is not None and memory > self.settings.max_memory_limit_mb:
+                errors.append(
+                    FieldError(
+                        "resource_config.memory_limit_mb",
+                        f"{memory} is over the limit of {self.settings.max_memory_limit_mb} MiB",
+                    )
+                )
+
+        source: SourceCheck | None = None
+        try:
+            source = self.data_layer_client.check_source(request.data_source_config)
+        except ConfigurationError as exc:
+            errors.extend(exc.errors or [FieldError("data_source_config", exc.message)])
+        if source is not None and source.columns is not None:
+            config = request.data_source_config
+            wanted = [*(config.feature_columns or []), config.target_column]
+            for column in wanted:
+                if column not in source.columns:
+                    where = (
+                        "data_source_config.target_column"
+                        if column == config.target_column
+                        else "data_source_config.feature_columns"
+                    )
+                    errors.append(
+                        FieldError(
+                            where,
+                            f"column {column!r} is not in {config.path} "
+                            f"(columns: {', '.join(source.columns[:50])})",
+                        )
+                    )
+        if errors:
+            summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
+            raise ConfigurationError(summary, errors=errors)
+        assert algorithm is not None
+        assert source is not None
+        return ValidatedRequest(request, algorithm, source, runtime)
+
+    # -- the seed's API ---------------------------------------------------------------------
+
+    async def submit_training_job(
+        self, request: TrainingJobRequest, *, idempotency_key: str | None = None
+    ) -> TrainingJobStatusResponse:
+        """Validate, record the job as pending, then hand it to the executor."""
+        status, created = await asyncio.to_thread(self._submit, request, idempotency_key)
+        if created:
+            self.start()
+            self.executor.notify(status.job_id)
+        return status
+
+    def _submit(
+        self, request: TrainingJobRequest, idempotency_key: str | None
+    ) -> tuple[TrainingJobStatusResponse, bool]:
+        digest = request_hash(request)
+        if idempotency_key is not None:
+            replay = self._replay(idempotency_key, digest)
+            if replay is not None:
+                return replay, False
+        validated = self.validate_request(request)
+        try:
+            with transaction(self.factory) as session:
+                version = request.model_version or self._next_version(session, request.model_name)
+                now = utcnow()
+                job = TrainingJob(
+                    id=uuid.uuid4(),
+                    model_name=request.model_name,
+                    model_version=version,
+                    algorithm=validated.algorithm.name,
+                    experiment_name=request.experiment_name,
+                    tags=request.tags or {},
+                    request=request.model_dump(mode="json"),
+                    request_hash=digest,
+                    idempotency_key=idempotency_key,
+                    status=JobStatus.PENDING.value,
+                    stage=JobStage.QUEUED.value,
+                    progress=0.0,
+                    attempt=0,
+                    max_attempts=self.settings.max_attempts,
+                    max_runtime_seconds=validated.max_runtime_seconds,
+                    cancel_requested=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(job)
+                session.flush()  # the event's foreign key needs the job row first
+                session.add(
+                    JobEvent(
+                        job_id=job.id,
+                        status=JobStatus.PENDING.value,
+                        stage=JobStage.QUEUED.value,
+                        progress=0.0,
+                        attempt=0,
+                        message="submitted",
+                        created_at=now,
+                    )
+                )
+                session.flush()
+                status = to_status(job)
+        except IntegrityError:
+            # A concurrent submit with the same Idempotency-Key won the race.
+            if idempotency_key is None:
+                raise
+            replay = self._replay(idempotency_key, digest)
+            if replay is None:
+                raise
+            return replay, False
+        logger.info(
+            "job %s submitted (%s, %s)", status.job_id, request.model_name, validated.algorithm.name
+        )
+        return status, True
+
+    def _replay(self, key: str, digest: str) -> TrainingJobStatusResponse | None:
+        with self.factory() as session:
+            job = session.scalar(select(TrainingJob).where(TrainingJob.idempotency_key == key))
+            if job is None:
+                return None
+            if job.request_hash != digest:
+                raise IdempotencyConflictError(
+                    f"Idempotency-Key {key!r} was already used for job {job.id} "
+                    "with a different request body"
+                )
+            return to_status(job)
+
+    @staticmethod
+    def _next_version(session: Any, model_name: str) -> str:
+        count = session.scalar(
+            select(func.count())
+            .select_from(TrainingJob)
+            .where(TrainingJob.model_name == model_name)
+        )
+        return str(int(count or 0) + 1)
+
+    async def get_training_job_status(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
+        return await asyncio.to_thread(self._get_status, job_id)
+
+    def _get_status(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
+        with self.factory() as session:
+            job = session.get(TrainingJob, job_id)
+            if job is None:
+                raise ResourceNotFoundError(f"training job {job_id} not found")
+            return to_status(job)
+
+    async def list_training_jobs(
+        self, limit: int = 100, offset: int = 0
+    ) -> list[TrainingJobStatusResponse]:
+        page = await self.search_training_jobs(limit=limit, offset=offset)
+        return page.items
+
+    async def search_training_jobs(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        status: JobStatus | None = None,
+        model_name: str | None = None,
+        experiment_name: str | None = None,
+    ) -> TrainingJobList:
+        """A page of jobs, newest first, with the total that match the filters."""
+        return await asyncio.to_thread(
+            self._search, limit, offset, status, model_name, experiment_name
+        )
+
+    def _search(
+        self,
+        limit: int,
+        offset: int,
+        status: JobStatus | None,
+        model_name: str | None,
+        experiment_name: str | None,
+    ) -> TrainingJobList:
+        if limit < 1 or offset < 0:
+            raise ConfigurationError("limit must be at least 1 and offset at least 0")
+        conditions = []
+        if status is not None:
+            conditions.append(TrainingJob.status == status.value)
+        if model_name is not None:
+            conditions.append(TrainingJob.model_name == model_name)
+        if experiment_name is not None:
+            conditions.append(TrainingJob.experiment_name == experiment_name)
+        with self.factory() as session:
+            total = session.scalar(select(func.count()).select_from(TrainingJob).where(*conditions))
+            jobs = session.scalars(
+                select(TrainingJob)
+                .where(*conditions)
+                .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            items = [to_status(job) for job in jobs]
+        return TrainingJobList(items=items, total=int(total or 0), limit=limit, offset=offset)
+
+    # -- beyond the seed --------------------------------------------------------------------
+
+    async def cancel_training_job(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
+        """Cancel a pending job at once; ask the supervisor of a running one to stop it."""
+        return await asyncio.to_thread(self._cancel, job_id)
+
+    def _cancel(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
+        now = utcnow()
+        with transaction(self.factory) as session:
+            cancelled = session.execute(
+                update(TrainingJob)
+                .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.PENDING.value)
+                .values(
+                    status=JobStatus.CANCELLED.value,
+                    cancel_requested=True,
+                    message="cancelled before it started",
+                    updated_at=now,
+                    completed_at=now,
+                )
+                .returning(TrainingJob.stage, TrainingJob.progress, TrainingJob.attempt)
+            ).first()
+            if cancelled is not None:
+                session.add(
+                    JobEvent(
+                        job_id=job_id,
+                        status=JobStatus.CANCELLED.value,
+                        stage=cancelled.stage,
+                        progress=cancelled.progress,
+                        attempt=cancelled.attempt,
+                        message="cancelled before it started",
+                        created_at=now,
+                    )
+                )
+            else:
+                session.execute(
+                    update(TrainingJob)
+                    .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.RUNNING.value)
+                    .values(cancel_requested=True, message="cancellation requested", updated_at=now)
+                )
+            job = session.get(TrainingJob, job_id)
+            if job is None:
+                raise ResourceNotFoundError(f"training job {job_id} not found")
+            if cancelled is None and job.status not in (JobStatus.RUNNING, JobStatus.PENDING):
+                raise JobStateConflictError(
+                    f"training job {job_id} is already {job.status}; only pending or running "
+                    "jobs can be cancelled"
+                )
+            return to_status(job)
+
+    async def get_training_job_events(self, job_id: uuid.UUID) -> list[JobEventResponse]:
+        return await asyncio.to_thread(self._events, job_id)
+
+    def _events(self, job_id: uuid.UUID) -> list[JobEventResponse]:
+        with self.factory() as session:
+            if session.get(TrainingJob, job_id) is None:
+                raise ResourceNotFoundError(f"training job {job_id} not found")
+            events = session.scalars(
+                select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+            ).all()
+            return [
+                JobEventResponse(
+                    created_at=e.created_at,
+                    status=JobStatus(e.status),
+                    stage=JobStage(e.stage),
+                    progress=e.progress,
+                    attempt=e.attempt,
+                    message=e.message,
+                )
+                for e in events
+            ]
+
+    @property
+    def executor_alive(self) -> bool:
+        return self._started and bool(self.executor.alive)
+
+    async def get_training_job_trials(self, job_id: uuid.UUID) -> list[TrialResponse]:
+        return await asyncio.to_thread(self._trials, job_id)
+
+    def _trials(self, job_id: uuid.UUID) -> list[TrialResponse]:
+        """The trials of the job's latest attempt, in the order they were numbered."""
+        with self.factory() as session:
+            job = session.get(TrainingJob, job_id)
+            if job is None:
+                raise ResourceNotFoundError(f"training job {job_id} not found")
+            trials = session.scalars(
+                select(Trial)
+                .where(Trial.job_id == job_id, Trial.attempt == job.attempt)
+                .order_by(Trial.number)
+            ).all()
+            return [TrialResponse.model_validate(t, from_attributes=True) for t in trials]
+
+    def ping_database(self) -> None:
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
