@@ -130,14 +130,19 @@ class JobStore:
 
     # -- while running ----------------------------------------------------------------------
 
-    def renew(self, job_id: uuid.UUID, attempt: int, *, lease_seconds: float) -> RunState | None:
-        """Extend the lease; None when the attempt no longer holds the job."""
+    def renew(
+        self, job_id: uuid.UUID, attempt: int, *, lease_seconds: float, owner: str | None = None
+    ) -> RunState | None:
+        """Extend the lease (and name the owner anew); None when the attempt lost the job."""
         now = utcnow()
+        values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds)}
+        if owner is not None:
+            values["lease_owner"] = owner
         with transaction(self.factory) as session:
             row = session.execute(
                 update(TrainingJob)
                 .where(_fence(job_id, attempt))
-                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                .values(**values)
                 .returning(TrainingJob.cancel_requested)
             ).first()
         return None if row is None else RunState(bool(row.cancel_requested))

@@ -7,6 +7,7 @@ records what happened when the child did not record it itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -81,7 +82,9 @@ class Supervisor:
         *,
         lease_seconds: float,
         poll_interval: float,
+        owner: str,
     ) -> None:
+        self.owner = owner
         self.store = store
         self.claim = claim
         self.payload = payload
@@ -93,15 +96,19 @@ class Supervisor:
     def run(self) -> str:
         """Supervise to the end; returns what happened (for logs and tests)."""
         claim = self.claim
+        payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
         process: Any = process_context().Process(  # type: ignore[attr-defined]
             target=run_attempt,
-            args=(str(claim.job_id), claim.attempt, self.payload),
+            args=(str(claim.job_id), claim.attempt, payload),
             name=f"trainyard-job-{claim.job_id}",
         )
         process.start()
         self.pid = process.pid
         renew_every = self.lease_seconds / 3
-        last_renew = 0.0  # renew at once: starting the process may have taken a while
+        # Renew at once (starting the process may have taken a while), and record which
+        # process group runs the attempt, for operators and for the tests that kill it.
+        owner: str | None = f"{self.owner} pgid={process.pid}"
+        last_renew = 0.0
         reason: str | None = None
         try:
             while True:
@@ -113,8 +120,9 @@ class Supervisor:
                     break
                 if time.monotonic() - last_renew >= renew_every:
                     state = self.store.renew(
-                        claim.job_id, claim.attempt, lease_seconds=self.lease_seconds
+                        claim.job_id, claim.attempt, lease_seconds=self.lease_seconds, owner=owner
                     )
+                    owner = None
                     last_renew = time.monotonic()
                 else:
                     state = self.store.poll(claim.job_id, claim.attempt)
