@@ -18,7 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from app.clients.data_layer import DataLayerClientInterface, SourceCheck
 from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings, get_settings
-from app.db import create_db_engine, make_session_factory, transaction
+from app.db import (
+    create_db_engine,
+    make_read_session_factory,
+    make_session_factory,
+    transaction,
+)
 from app.exceptions import (
     ConfigurationError,
     FieldError,
@@ -110,7 +115,8 @@ class MLModelTrainingService:
         self.settings = settings or get_settings()
         self.engine = engine or create_db_engine(self.settings.database_url)
         self.factory = make_session_factory(self.engine)
-        self.store = JobStore(self.factory)
+        self.reader = make_read_session_factory(self.engine)
+        self.store = JobStore(self.engine)
         self._custom_data_client = data_layer_client
         self.data_layer_client = data_layer_client or default_data_client(self.settings)
         self.model_registry_client = model_registry_client
@@ -307,7 +313,7 @@ class MLModelTrainingService:
         return status, True
 
     def _replay(self, key: str, digest: str) -> TrainingJobStatusResponse | None:
-        with self.factory() as session:
+        with self.reader() as session:
             job = session.scalar(select(TrainingJob).where(TrainingJob.idempotency_key == key))
             if job is None:
                 return None
@@ -331,7 +337,7 @@ class MLModelTrainingService:
         return await asyncio.to_thread(self._get_status, job_id)
 
     def _get_status(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
-        with self.factory() as session:
+        with self.reader() as session:
             job = session.get(TrainingJob, job_id)
             if job is None:
                 raise ResourceNotFoundError(f"training job {job_id} not found")
@@ -374,7 +380,7 @@ class MLModelTrainingService:
             conditions.append(TrainingJob.model_name == model_name)
         if experiment_name is not None:
             conditions.append(TrainingJob.experiment_name == experiment_name)
-        with self.factory() as session:
+        with self.reader() as session:
             total = session.scalar(select(func.count()).select_from(TrainingJob).where(*conditions))
             jobs = session.scalars(
                 select(TrainingJob)
@@ -439,7 +445,7 @@ class MLModelTrainingService:
         return await asyncio.to_thread(self._events, job_id)
 
     def _events(self, job_id: uuid.UUID) -> list[JobEventResponse]:
-        with self.factory() as session:
+        with self.reader() as session:
             if session.get(TrainingJob, job_id) is None:
                 raise ResourceNotFoundError(f"training job {job_id} not found")
             events = session.scalars(
@@ -466,7 +472,7 @@ class MLModelTrainingService:
 
     def _trials(self, job_id: uuid.UUID) -> list[TrialResponse]:
         """The trials of the job's latest attempt, in the order they were numbered."""
-        with self.factory() as session:
+        with self.reader() as session:
             job = session.get(TrainingJob, job_id)
             if job is None:
                 raise ResourceNotFoundError(f"training job {job_id} not found")

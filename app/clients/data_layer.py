@@ -12,6 +12,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,12 @@ def _bundled_loaders() -> dict[str, Any]:
 
 
 BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+
+
+@lru_cache(maxsize=len(BUNDLED_DATASETS))
+def _bundled_frame(name: str) -> pd.DataFrame:
+    frame: pd.DataFrame = _bundled_loaders()[name](as_frame=True).frame
+    return frame
 
 
 def _frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -225,8 +232,7 @@ class LocalDataLayerClient(DataLayerClientInterface):
 
     @staticmethod
     def _load_bundled(name: str) -> pd.DataFrame:
-        frame: pd.DataFrame = _bundled_loaders()[name](as_frame=True).frame
-        return frame
+        return _bundled_frame(name).copy()
 
     def fetch(self, config: DataSourceConfig, columns: Sequence[str] | None = None) -> Dataset:
         if config.path.startswith(BUNDLED_SCHEME):

@@ -25,7 +25,7 @@ import sklearn  # noqa: F401
 from app.clients.data_layer import DataLayerClientInterface
 from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings
-from app.db import create_db_engine, make_session_factory
+from app.db import create_db_engine
 from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
 from app.execution.store import JobStore
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
@@ -39,7 +39,8 @@ from app.trainer.preprocessing import PreprocessingSpec
 
 logger = logging.getLogger(__name__)
 
-# Build the estimator allow-list in the forkserver, once, before any fork.
+
+# Build the estimator allow-list once per process (in the forkserver: before any fork).
 registry()
 
 _STAGE_SPAN = {
@@ -313,7 +314,7 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
         _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
     settings = Settings(**payload.settings)
     engine = create_db_engine(settings.database_url)
-    store = JobStore(make_session_factory(engine))
+    store = JobStore(engine)
     job_uuid = uuid.UUID(job_id)
     with store.factory() as session:
         job = session.get(TrainingJob, job_uuid)

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, case, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import make_read_session_factory, make_session_factory, transaction
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
 from app.models import JobEvent, TrainingJob, Trial, utcnow
 
@@ -74,8 +75,9 @@ def _rowcount(result: Any) -> int:
 
 
 class JobStore:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self.factory = factory
+    def __init__(self, engine: Engine) -> None:
+        self.factory = make_session_factory(engine)
+        self.reader = make_read_session_factory(engine)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -148,7 +150,7 @@ class JobStore:
         return None if row is None else RunState(bool(row.cancel_requested))
 
     def poll(self, job_id: uuid.UUID, attempt: int) -> RunState | None:
-        with self.factory() as session:
+        with self.reader() as session:
             row = session.execute(
                 select(TrainingJob.cancel_requested).where(_fence(job_id, attempt))
             ).first()
@@ -329,7 +331,7 @@ class JobStore:
                 message=f"{reason}; requeued (attempt {attempt} of {max_attempts} used)",
             )
             return "requeued"
-        with self.factory() as session:
+        with self.reader() as session:
             stage = session.scalar(select(TrainingJob.stage).where(TrainingJob.id == job_id))
         text = f"{reason}; gave up after {attempt} of {max_attempts} attempts"
         self.finish(
@@ -344,7 +346,7 @@ class JobStore:
     def reap(self) -> list[tuple[uuid.UUID, str]]:
         """Requeue or fail running jobs whose lease expired: nobody is working on them."""
         now = utcnow()
-        with self.factory() as session:
+        with self.reader() as session:
             rows = session.execute(
                 select(TrainingJob.id, TrainingJob.attempt, TrainingJob.max_attempts).where(
                     TrainingJob.status == JobStatus.RUNNING.value,

@@ -34,7 +34,7 @@ def process_context() -> BaseContext:
     with _context_lock:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["app.execution.attempt"])
+            context.set_forkserver_preload(["app.execution.preload"])
             _context = context
         return _context
 
@@ -102,7 +102,16 @@ class Supervisor:
             args=(str(claim.job_id), claim.attempt, payload),
             name=f"trainyard-job-{claim.job_id}",
         )
-        process.start()
+        try:
+            process.start()
+        except Exception as exc:
+            logger.exception("could not start the attempt of job %s", claim.job_id)
+            return self.store.lost(
+                claim.job_id,
+                claim.attempt,
+                claim.max_attempts,
+                reason=f"the training process could not be started ({type(exc).__name__}: {exc})",
+            )
         self.pid = process.pid
         renew_every = self.lease_seconds / 3
         # Renew at once (starting the process may have taken a while), and record which
@@ -156,7 +165,7 @@ class Supervisor:
                 f"the attempt exceeded max_runtime_seconds={claim.max_runtime_seconds} "
                 "and was stopped"
             )
-            with self.store.factory() as session:
+            with self.store.reader() as session:
                 from app.models import TrainingJob
 
                 stage = session.get(TrainingJob, claim.job_id)
