@@ -335,3 +335,19 @@ def test_sigterm_gives_running_jobs_back_and_loses_nothing(
             assert wait_status(http, job_id, {"cancelled"}, timeout=10)["status"] == "cancelled"
     finally:
         restarted.stop()
+
+
+def test_the_api_keeps_answering_while_a_model_trains(client: TestClient) -> None:
+    job_id = client.post("/v1/training-jobs", json=endless_job()).json()["job_id"]
+    wait_for_job(client, job_id, statuses={"running"})
+    slowest = 0.0
+    for _ in range(20):
+        started = time.perf_counter()
+        assert client.get("/v1/training-jobs").status_code == 200
+        slowest = max(slowest, time.perf_counter() - started)
+    # The figure that matters (< 100 ms) is measured by bench/engine.py on a quiet machine;
+    # here: the training process does not block the API at all.
+    assert slowest < 2.0
+    assert client.get(f"/v1/training-jobs/{job_id}").json()["status"] == "running"
+    client.post(f"/v1/training-jobs/{job_id}/cancel")
+    wait_for_job(client, job_id)
