@@ -11,6 +11,7 @@ from app.api.deps import ServiceDep
 from app.lifecycle import JobStatus
 from app.schemas import (
     JobEventResponse,
+    Problem,
     TrainingJobList,
     TrainingJobRequest,
     TrainingJobStatusResponse,
@@ -19,7 +20,10 @@ from app.schemas import (
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["training jobs"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {
+    "model": Problem,
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No job with this id", **PROBLEM}
 }
@@ -33,6 +37,7 @@ INVALID: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
         409: {"description": "Idempotency-Key reused with another body", **PROBLEM},
     },
 )
