@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[2]
 
 # A fit that runs until it is stopped (tens of minutes), and one that takes a few seconds.
-ENDLESS_FIT = {"name": "GradientBoostingClassifier", "parameters": {"n_estimators": 100000}}
+ENDLESS_FIT = {"name": "GradientBoostingClassifier", "parameters": {"n_estimators": 5000}}
 DIGITS = {"path": "sklearn://digits", "target_column": "target"}
 
 
