@@ -54,6 +54,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
             text=True,
             timeout=900,
             check=False,
+            cwd=tmp_path,  # schemathesis keeps a cache in the working folder
         )
     finally:
         server.stop()
