@@ -108,7 +108,7 @@ def make_settings(database_url: str, tmp_path: Path, data_root: Path, **override
         "database_url": database_url,
         "artifact_root": tmp_path / "artifacts",
         "data_roots": [data_root],
-        "lease_seconds": 2.0,
+        "lease_seconds": 5.0,
         "poll_interval_seconds": 0.1,
         "reaper_interval_seconds": 0.5,
         "max_concurrent_jobs": 2,
