@@ -54,6 +54,10 @@ class Settings(BaseSettings):
 
     api_keys: Annotated[list[str], NoDecode] = []
 
+    # Logging: JSON lines (one object per line, job_id on job lines) or plain text.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import PlainTextResponse
 
 from app.api.deps import ServiceDep
 from app.lifecycle import JobStatus
@@ -93,3 +94,22 @@ async def list_job_events(job_id: uuid.UUID, service: ServiceDep) -> list[JobEve
 async def list_job_trials(job_id: uuid.UUID, service: ServiceDep) -> list[TrialResponse]:
     """The hyperparameter-search trials of the job's latest attempt, as they finish."""
     return await service.get_training_job_trials(job_id)
+
+
+@router.get(
+    "/{job_id}/logs",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The attempts' logs"},
+        **NOT_FOUND,
+        **INVALID,
+    },
+)
+async def get_job_logs(
+    job_id: uuid.UUID,
+    service: ServiceDep,
+    attempt: Annotated[int | None, Query(ge=1, description="Only this attempt's log.")] = None,
+) -> PlainTextResponse:
+    """The log of each attempt (the traceback when it failed), oldest first; empty while queued."""
+    text = await service.get_training_job_logs(job_id, attempt=attempt)
+    return PlainTextResponse(text)
