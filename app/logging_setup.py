@@ -22,6 +22,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The job a piece of code works for, when no argument says so (a training process is one job).
 current_job_id: ContextVar[str | None] = ContextVar("trainyard_job_id", default=None)
 _process_job_id: str | None = None
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _THREAD_JOB = re.compile(r"trainyard-job-(?P<id>[0-9a-f-]{36})")
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
@@ -38,7 +39,7 @@ def set_process_job(job_id: str | None) -> None:
 
 def job_id_of(record: logging.LogRecord) -> str | None:
     """The job a record is about: an explicit ``extra``, a UUID argument, the supervisor
-    thread's name, the request context or the training process."""
+    thread's name, the context or the training process, or a job id in the message."""
     explicit = getattr(record, "job_id", None)
     if explicit:
         return str(explicit)
@@ -49,7 +50,12 @@ def job_id_of(record: logging.LogRecord) -> str | None:
     match = _THREAD_JOB.search(record.threadName or threading.current_thread().name)
     if match:
         return match["id"]
-    return current_job_id.get() or _process_job_id
+    context = current_job_id.get() or _process_job_id
+    if context:
+        return context
+    # Last resort: a job id written into the message itself ("... /v1/training-jobs/<id>").
+    found = _UUID.search(record.getMessage())
+    return found.group(0) if found else None
 
 
 class JsonFormatter(logging.Formatter):

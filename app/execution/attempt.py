@@ -199,6 +199,8 @@ class AttemptRunner:
         throttled = time.monotonic() - self._last_write < PROGRESS_WRITE_INTERVAL
         if not new and throttled and fraction < 1.0 and message is None:
             return
+        if new:
+            logger.info("stage %s%s", stage.value, f": {message}" if message else "")
         self.stage = stage
         self._write(stage, progress, message, new_stage=new)
 
