@@ -398,7 +398,7 @@ def watch(
                 return EXIT_TIMEOUT
             time.sleep(interval)
     if job.get("metrics"):
-        console.print(metrics_table(job["metrics"], title=f"metrics of {job_id}"))
+        console.print(metrics_table(job["metrics"]))
     if job.get("best_hyperparameters"):
         console.print("best hyperparameters: " + json.dumps(job["best_hyperparameters"]))
     if job["status"] == "completed":
