@@ -36,11 +36,14 @@ class HttpMetrics:
         )
 
 
-def route_template(scope: Scope) -> str:
+def route_template(scope: Scope, status: int) -> str:
+    """The route's path template; never the raw URL, so the label set stays small."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    # An unmatched path is one label, not one per URL a scanner tries.
-    return path if isinstance(path, str) else "unmatched"
+    if isinstance(path, str):
+        return path
+    # A 404 is one label, not one per URL a scanner tries; mounted static files are "other".
+    return "unmatched" if status == 404 else "other"
 
 
 class MetricsMiddleware:
@@ -66,7 +69,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = route_template(scope)
+            route = route_template(scope, status)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)

@@ -66,3 +66,42 @@ def read_logs(artifact_root: Path | str, job_id: str, attempt: int | None = None
         parts.append(f"==> attempt {n} <==\n")
         parts.append(path.read_text(encoding="utf-8", errors="replace"))
     return "".join(parts)
+
+
+_REASONS = {
+    "cancel": "cancellation was requested; the supervisor killed the process group",
+    "deadline": "max_runtime_seconds passed; the supervisor killed the process group",
+    "shutdown": "the server shut down; the supervisor killed the process group",
+    "lost": "the attempt lost its claim on the job; the supervisor killed the process group",
+}
+
+
+def note_attempt_end(
+    artifact_root: Path | str | None,
+    job_id: str,
+    attempt: int,
+    *,
+    reason: str | None,
+    exitcode: int | None,
+    outcome: str,
+) -> None:
+    """In the supervisor: end the attempt's log with how the process ended, which the
+    process itself cannot write when it was killed."""
+    if artifact_root is None:
+        return
+    if reason is not None:
+        why = _REASONS.get(reason, reason)
+    elif exitcode is not None and exitcode < 0:
+        why = f"the training process was killed by signal {-exitcode}"
+    else:
+        why = f"the training process exited with code {exitcode}"
+    stamp = logging.Formatter(TEXT_FORMAT).formatTime(
+        logging.LogRecord("", logging.INFO, "", 0, "", None, None)
+    )
+    path = attempt_log_path(artifact_root, job_id, attempt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} INFO supervisor: {why} (outcome: {outcome})\n")
+    except OSError:
+        logging.getLogger(__name__).warning("could not write to %s", path, exc_info=True)
