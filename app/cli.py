@@ -376,7 +376,16 @@ def watch(
     with progress:
         task = progress.add_task("queued", total=100.0, status="pending")
         while True:
-            job = client.status(job_id)
+            try:
+                job = client.status(job_id)
+            except httpx.TransportError as exc:
+                # A restarting server (or a blip) is not the job's end: keep watching a job
+                # that was seen once; a server never reached is an error at once.
+                if last_stage is None or (deadline is not None and time.monotonic() >= deadline):
+                    raise
+                progress.console.print(escape(f"cannot reach the server ({exc}); retrying"))
+                time.sleep(max(interval, 1.0))
+                continue
             stage = (job["status"], job["stage"])
             if stage != last_stage:
                 line = f"{_short_time(job['updated_at'])} {job['status']} / {job['stage']}"
@@ -486,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="API key sent as a bearer token (env TRAINYARD_API_KEY)",
         )
     parser.add_argument(
-        "--timeout",
+        "--http-timeout",
         dest="http_timeout",
         type=float,
         default=30.0,

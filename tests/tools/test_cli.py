@@ -279,3 +279,38 @@ def test_client_raises_problem_documents(live_server: LiveServer) -> None:
         "data_source_config",
         "algorithm_config",
     }
+
+
+def test_watch_of_an_unreachable_server_fails_at_once(live_server: LiveServer) -> None:
+    result = trainyard(
+        live_server,
+        "watch",
+        "00000000-0000-0000-0000-000000000000",
+        "--url",
+        "http://127.0.0.1:9",
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "cannot reach the server" in result.stderr
+
+
+def test_watch_timeout_exits_3(live_server: LiveServer) -> None:
+    job_id = submit_id(
+        live_server,
+        "--model-name",
+        "slow-watch",
+        "--data",
+        "sklearn://digits",
+        "--target",
+        "target",
+        "--algorithm",
+        "RandomForestClassifier",
+        "--param",
+        "n_estimators=3000",
+    )
+    try:
+        result = trainyard(live_server, "watch", job_id, "--timeout", "1", "--interval", "0.2")
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "after 1.0s" in result.stdout
+    finally:
+        trainyard(live_server, "cancel", job_id)
