@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         "hidden_layer_sizes": 10_000,
     }
 
+    # Logging: JSON lines (one object per line, job_id on job lines) or plain text.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import health, training_jobs
+from app.api import algorithms, health, metrics, training_jobs
 from app.auth import KeyRing
 from app.config import Settings, get_settings
+from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
+from app.logging_setup import configure_logging
+from app.metrics import HttpMetrics, MetricsMiddleware
 from app.service import MLModelTrainingService
 
 
@@ -39,16 +41,24 @@ def create_app(
         version=__version__,
         summary="Run real scikit-learn training jobs over HTTP.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.keyring = KeyRing.parse(settings.api_keys)
+    app.state.metrics_require_key = settings.metrics_require_key
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=("/v1/datasets",)
     )
     install_error_handlers(app)
     app.include_router(training_jobs.router)
     app.include_router(health.router)
+    app.include_router(algorithms.router)
+    app.include_router(metrics.router)
+    install_docs(app)
+    app.state.http_metrics = HttpMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
     return app
 
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+configure_logging(get_settings().log_format, get_settings().log_level)
 app = create_app()

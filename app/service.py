@@ -37,9 +37,12 @@ from app.exceptions import (
 from app.execution import Executor
 from app.execution.attempt import AttemptPayload, default_data_client
 from app.execution.store import JobStore
+from app.job_stats import JobStatistics
 from app.lifecycle import JobStage, JobStatus
 from app.models import JobEvent, TrainingJob, Trial, utcnow
 from app.schemas import (
+    AlgorithmList,
+    AlgorithmResponse,
     JobError,
     JobEventResponse,
     RegistryInfo,
@@ -563,3 +566,51 @@ class MLModelTrainingService:
     def ping_database(self) -> None:
         with self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
+
+    # -- discovery, logs and statistics (user tools and operations) -------------------------
+
+    async def list_algorithms(self, *, task: str | None = None) -> AlgorithmList:
+        """Every estimator a job may use, with its parameters, types and defaults."""
+        from app.trainer.catalog import catalog
+
+        items = [
+            AlgorithmResponse.model_validate(entry)
+            for entry in catalog()
+            if task is None or entry["task"] == task
+        ]
+        return AlgorithmList(items=items, total=len(items))
+
+    async def get_algorithm(self, name: str) -> AlgorithmResponse:
+        from app.trainer.catalog import catalog
+
+        for entry in catalog():
+            if entry["name"] == name:
+                return AlgorithmResponse.model_validate(entry)
+        try:
+            get_algorithm(name, field="name")
+        except SpecError as exc:
+            raise ResourceNotFoundError(exc.message) from None
+        raise ResourceNotFoundError(f"unknown algorithm {name!r}")  # pragma: no cover
+
+    async def get_training_job_logs(
+        self, job_id: uuid.UUID, *, attempt: int | None = None, tenant: str = OPEN_TENANT
+    ) -> str:
+        """The logs the training processes of a job wrote, oldest attempt first."""
+        return await asyncio.to_thread(self._logs, job_id, attempt, tenant)
+
+    def _logs(self, job_id: uuid.UUID, attempt: int | None, tenant: str) -> str:
+        from app.execution.attempt_log import read_logs
+
+        with self.reader() as session:
+            job = owned_job(session, job_id, tenant)
+            if attempt is not None and not 1 <= attempt <= max(job.attempt, 1):
+                raise ResourceNotFoundError(
+                    f"training job {job_id} has no attempt {attempt} (it has had {job.attempt})"
+                )
+        return read_logs(self.settings.artifact_root, str(job_id), attempt)
+
+    async def get_job_statistics(self) -> JobStatistics:
+        """Jobs by status, queue wait and run durations, read from the database now."""
+        from app.job_stats import collect
+
+        return await asyncio.to_thread(collect, self.engine, self.reader)

@@ -31,5 +31,15 @@ def get_tenant(
     return keyring.tenant_for(credentials.credentials if credentials else api_key)
 
 
+def guard_metrics(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> None:
+    """With TRAINYARD_METRICS_REQUIRE_KEY, /metrics needs a valid key like the API."""
+    if request.app.state.metrics_require_key:
+        get_tenant(request, credentials, api_key)
+
+
 ServiceDep = Annotated[MLModelTrainingService, Depends(get_service)]
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import PlainTextResponse
 
 from app.api.deps import ServiceDep, TenantDep
 from app.lifecycle import JobStatus
@@ -114,3 +115,23 @@ async def list_job_trials(
 ) -> list[TrialResponse]:
     """The hyperparameter-search trials of the job's latest attempt, as they finish."""
     return await service.get_training_job_trials(job_id, tenant=tenant)
+
+
+@router.get(
+    "/{job_id}/logs",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The attempts' logs"},
+        **NOT_FOUND,
+        **INVALID,
+    },
+)
+async def get_job_logs(
+    job_id: uuid.UUID,
+    service: ServiceDep,
+    tenant: TenantDep,
+    attempt: Annotated[int | None, Query(ge=1, description="Only this attempt's log.")] = None,
+) -> PlainTextResponse:
+    """The log of each attempt (the traceback when it failed), oldest first; empty while queued."""
+    text = await service.get_training_job_logs(job_id, attempt=attempt, tenant=tenant)
+    return PlainTextResponse(text)

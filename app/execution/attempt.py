@@ -13,7 +13,6 @@ import resource
 import signal
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings
 from app.db import create_db_engine
 from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
+from app.execution.attempt_log import start_attempt_log
 from app.execution.store import JobStore
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
 from app.models import TrainingJob
@@ -165,6 +165,7 @@ class AttemptRunner:
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
         new = stage is not self.stage
+        logger.info("stage %s%s", stage.value, f": {message}" if message else "")
         self.stage = stage
         self._write(stage, STAGE_PROGRESS[stage], message, new_stage=new, fields=fields or None)
 
@@ -198,6 +199,8 @@ class AttemptRunner:
         throttled = time.monotonic() - self._last_write < PROGRESS_WRITE_INTERVAL
         if not new and throttled and fraction < 1.0 and message is None:
             return
+        if new:
+            logger.info("stage %s%s", stage.value, f": {message}" if message else "")
         self.stage = stage
         self._write(stage, progress, message, new_stage=new)
 
@@ -246,6 +249,7 @@ class AttemptRunner:
         message = f"trained {spec.algorithm} in {result.fit_seconds:.2f}s" + (
             f"; {notes}" if notes else ""
         )
+        logger.info("completed: %s; metrics %s", message, result.metrics)
         self.store.finish(
             self.job_id,
             self.attempt,
@@ -267,6 +271,10 @@ class AttemptRunner:
         raise ModelRegistryError("no model registry implementation is configured")
 
     def fail(self, error_type: str, message: str) -> None:
+        # Called from an except block: the log keeps the traceback the API shows in short.
+        logger.error(
+            "failed in stage %s: %s: %s", self.stage.value, error_type, message, exc_info=True
+        )
         self.store.finish(
             self.job_id,
             self.attempt,
@@ -316,6 +324,8 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     engine = create_db_engine(settings.database_url)
     store = JobStore(engine)
     job_uuid = uuid.UUID(job_id)
+    start_attempt_log(settings.artifact_root, job_id, attempt, server_format=settings.log_format)
+    logger.info("attempt %s of job %s started in process %s", attempt, job_id, os.getpid())
     with store.factory() as session:
         job = session.get(TrainingJob, job_uuid)
         if job is None or job.attempt != attempt:
@@ -355,7 +365,6 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     except TrainyardError as exc:
         runner.fail(type(exc).__name__, exc.message)
     except Exception as exc:
-        logger.error("attempt %s of job %s failed:\n%s", attempt, job_id, traceback.format_exc())
         runner.fail("TrainingJobError", f"{type(exc).__name__}: {exc}")
     finally:
         engine.dispose()

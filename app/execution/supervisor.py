@@ -18,6 +18,7 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from app.execution.attempt import EXIT_LOST_CLAIM, AttemptPayload, run_attempt
+from app.execution.attempt_log import note_attempt_end
 from app.execution.store import Claim, JobStore
 from app.lifecycle import JobStatus
 from app.models import utcnow
@@ -148,7 +149,16 @@ class Supervisor:
             # Whatever happened, nothing of this attempt outlives it.
             kill_process_group(process.pid)
             process.join()
-        return self._record(reason, process.exitcode)
+        outcome = self._record(reason, process.exitcode)
+        note_attempt_end(
+            self.payload.settings.get("artifact_root"),
+            str(claim.job_id),
+            claim.attempt,
+            reason=reason,
+            exitcode=process.exitcode,
+            outcome=outcome,
+        )
+        return outcome
 
     def _record(self, reason: str | None, exitcode: int | None) -> str:
         claim = self.claim

@@ -1,0 +1,310 @@
+"""Request and response examples of every operation, shown by /docs and /redoc.
+
+Keyed by (method, OpenAPI path); an entry for an endpoint this build lacks is skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+JOB_ID = "3f1c2a9e-8d47-4b1e-9a55-0c6f1d2b7e10"
+
+_IRIS_REQUEST = {
+    "model_name": "iris-classifier",
+    "data_source_config": {"path": "sklearn://iris", "target_column": "target"},
+    "algorithm_config": {
+        "name": "RandomForestClassifier",
+        "parameters": {"n_estimators": 100, "random_state": 42},
+    },
+    "experiment_name": "iris",
+    "tags": {"team": "research"},
+}
+_TUNING_REQUEST = {
+    "model_name": "wine-tuned",
+    "data_source_config": {"path": "sklearn://wine", "target_column": "target"},
+    "algorithm_config": {"name": "GradientBoostingClassifier"},
+    "hyperparameter_tuning_config": {
+        "strategy": "bayesian",
+        "search_space": {
+            "n_estimators": {"type": "int", "low": 20, "high": 200},
+            "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+        },
+        "objective_metric": "f1_macro",
+        "max_trials": 20,
+        "cv_folds": 3,
+    },
+    "resource_config": {"max_runtime_seconds": 600, "n_jobs": 2},
+}
+_CSV_REQUEST = {
+    "model_name": "churn",
+    "data_source_config": {
+        "path": "customers.csv",
+        "target_column": "churned",
+        "feature_columns": ["age", "plan", "monthly_spend"],
+    },
+    "algorithm_config": {"name": "LogisticRegression", "parameters": {"C": 0.5}},
+    "evaluation_config": {"test_size": 0.25, "random_state": 7},
+}
+
+_PENDING = {
+    "job_id": JOB_ID,
+    "model_name": "iris-classifier",
+    "model_version": "1",
+    "algorithm": "RandomForestClassifier",
+    "status": "pending",
+    "stage": "queued",
+    "message": None,
+    "progress": 0.0,
+    "experiment_name": "iris",
+    "tags": {"team": "research"},
+    "created_at": "2026-11-27T07:30:00.120000Z",
+    "updated_at": "2026-11-27T07:30:00.120000Z",
+    "attempt": 0,
+}
+_COMPLETED = {
+    **_PENDING,
+    "status": "completed",
+    "stage": "done",
+    "message": "trained RandomForestClassifier in 0.21s",
+    "progress": 100.0,
+    "metrics": {
+        "validation_accuracy": 0.9667,
+        "validation_balanced_accuracy": 0.9667,
+        "validation_f1_macro": 0.9666,
+        "validation_roc_auc": 0.9967,
+        "train_accuracy": 1.0,
+    },
+    "artifacts_location": f"/srv/trainyard/var/artifacts/{JOB_ID}",
+    "data": {"rows": 150, "columns": 5, "train_rows": 120, "validation_rows": 30},
+    "started_at": "2026-11-27T07:30:00.180000Z",
+    "updated_at": "2026-11-27T07:30:01.020000Z",
+    "completed_at": "2026-11-27T07:30:01.020000Z",
+    "attempt": 1,
+}
+_CANCELLING = {
+    **_PENDING,
+    "status": "running",
+    "stage": "tuning",
+    "message": "cancellation requested",
+    "progress": 41.5,
+    "started_at": "2026-11-27T07:30:00.180000Z",
+    "attempt": 1,
+}
+_NOT_FOUND = {
+    "type": "urn:trainyard:problem:not-found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": f"training job {JOB_ID} not found",
+}
+_INVALID = {
+    "type": "urn:trainyard:problem:invalid-configuration",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "algorithm_config.parameters.n_trees: RandomForestClassifier has no parameter "
+    "'n_trees'",
+    "errors": [
+        {
+            "field": "algorithm_config.parameters.n_trees",
+            "message": "RandomForestClassifier has no parameter 'n_trees'",
+        }
+    ],
+}
+_ALGORITHM = {
+    "name": "RandomForestClassifier",
+    "framework": "scikit-learn",
+    "task": "classification",
+    "module": "sklearn.ensemble._forest",
+    "parameters": [
+        {
+            "name": "criterion",
+            "default": "gini",
+            "types": ["string"],
+            "constraints": ["one of 'entropy', 'gini', 'log_loss'"],
+            "options": ["entropy", "gini", "log_loss"],
+        },
+        {
+            "name": "max_depth",
+            "default": None,
+            "types": ["integer", "null"],
+            "constraints": ["an int in the range [1, inf)", "None"],
+        },
+        {
+            "name": "n_estimators",
+            "default": 100,
+            "types": ["integer"],
+            "constraints": ["an int in the range [1, inf)"],
+        },
+    ],
+}
+
+OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/v1/training-jobs"): {
+        "request": {
+            "iris": {"summary": "Random forest on the bundled iris data", "value": _IRIS_REQUEST},
+            "tuning": {"summary": "Bayesian search on wine", "value": _TUNING_REQUEST},
+            "csv": {"summary": "A CSV file under the data root", "value": _CSV_REQUEST},
+        },
+        "responses": {202: (JSON, _PENDING), 422: (PROBLEM, _INVALID)},
+    },
+    ("get", "/v1/training-jobs"): {
+        "responses": {
+            200: (JSON, {"items": [_COMPLETED], "total": 1, "limit": 100, "offset": 0}),
+        },
+    },
+    ("get", "/v1/training-jobs/{job_id}"): {
+        "responses": {200: (JSON, _COMPLETED), 404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("post", "/v1/training-jobs/{job_id}/cancel"): {
+        "responses": {
+            202: (JSON, _CANCELLING),
+            409: (
+                PROBLEM,
+                {
+                    "type": "urn:trainyard:problem:job-state-conflict",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": f"training job {JOB_ID} is already completed; only pending or "
+                    "running jobs can be cancelled",
+                },
+            ),
+        },
+    },
+    ("get", "/v1/training-jobs/{job_id}/events"): {
+        "responses": {
+            200: (
+                JSON,
+                [
+                    {
+                        "created_at": "2026-11-27T07:30:00.120000Z",
+                        "status": "pending",
+                        "stage": "queued",
+                        "progress": 0.0,
+                        "attempt": 0,
+                        "message": "submitted",
+                    },
+                    {
+                        "created_at": "2026-11-27T07:30:00.180000Z",
+                        "status": "running",
+                        "stage": "fetching_data",
+                        "progress": 2.0,
+                        "attempt": 1,
+                        "message": None,
+                    },
+                    {
+                        "created_at": "2026-11-27T07:30:01.020000Z",
+                        "status": "completed",
+                        "stage": "done",
+                        "progress": 100.0,
+                        "attempt": 1,
+                        "message": "trained RandomForestClassifier in 0.21s",
+                    },
+                ],
+            ),
+            404: (PROBLEM, _NOT_FOUND),
+        },
+    },
+    ("get", "/v1/training-jobs/{job_id}/trials"): {
+        "responses": {
+            200: (
+                JSON,
+                [
+                    {
+                        "number": 0,
+                        "attempt": 1,
+                        "params": {"n_estimators": 57, "learning_rate": 0.042},
+                        "state": "complete",
+                        "mean_score": 0.9508,
+                        "std_score": 0.0121,
+                        "fold_scores": [0.9375, 0.9667, 0.9483],
+                        "resource": None,
+                        "error": None,
+                        "duration_seconds": 0.84,
+                        "started_at": "2026-11-27T07:30:00.400000Z",
+                        "finished_at": "2026-11-27T07:30:01.240000Z",
+                    }
+                ],
+            ),
+            404: (PROBLEM, _NOT_FOUND),
+        },
+    },
+    ("get", "/v1/training-jobs/{job_id}/logs"): {
+        "responses": {
+            200: (
+                "text/plain",
+                "==> attempt 1 <==\n"
+                "2026-11-27 07:30:00,190 INFO app.execution.attempt: attempt 1 of job "
+                f"{JOB_ID} started in process 4242\n"
+                "2026-11-27 07:30:00,230 INFO app.execution.attempt: stage preprocessing: "
+                "read 150 rows x 5 columns\n",
+            ),
+            404: (PROBLEM, _NOT_FOUND),
+        },
+    },
+    ("get", "/v1/training-jobs/{job_id}/model"): {
+        "responses": {404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("post", "/v1/training-jobs/{job_id}/predictions"): {
+        "request": {
+            "iris": {
+                "summary": "Raw feature rows, as in the training data",
+                "value": {
+                    "rows": [
+                        {
+                            "sepal length (cm)": 5.1,
+                            "sepal width (cm)": 3.5,
+                            "petal length (cm)": 1.4,
+                            "petal width (cm)": 0.2,
+                        }
+                    ]
+                },
+            }
+        },
+        "responses": {404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("post", "/v1/training-jobs/validate"): {
+        "request": {"iris": {"summary": "Check a job without training", "value": _IRIS_REQUEST}},
+        "responses": {422: (PROBLEM, _INVALID)},
+    },
+    ("get", "/v1/algorithms"): {
+        "responses": {200: (JSON, {"items": [_ALGORITHM], "total": 1})},
+    },
+    ("get", "/v1/algorithms/{name}"): {
+        "responses": {
+            200: (JSON, _ALGORITHM),
+            404: (
+                PROBLEM,
+                {
+                    "type": "urn:trainyard:problem:not-found",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "unknown algorithm 'RandomForest'; did you mean "
+                    "RandomForestClassifier, RandomForestRegressor?",
+                },
+            ),
+        },
+    },
+    ("get", "/healthz"): {"responses": {200: (JSON, {"status": "ok"})}},
+    ("get", "/readyz"): {
+        "responses": {
+            200: (JSON, {"status": "ready", "checks": {"database": "ok", "executor": "ok"}}),
+            503: (
+                JSON,
+                {
+                    "status": "not ready",
+                    "checks": {"database": "error: OperationalError", "executor": "ok"},
+                },
+            ),
+        }
+    },
+    ("get", "/metrics"): {
+        "responses": {
+            200: (
+                "text/plain; version=0.0.4; charset=utf-8",
+                '# TYPE trainyard_jobs gauge\ntrainyard_jobs{status="completed"} 12.0\n'
+                'trainyard_jobs{status="running"} 1.0\n',
+            )
+        }
+    },
+}
