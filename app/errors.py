@@ -14,9 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.exceptions import (
     ConfigurationError,
     DataAccessError,
+    DatasetExistsError,
     IdempotencyConflictError,
     JobStateConflictError,
     ModelRegistryError,
+    PayloadTooLargeError,
     ResourceNotFoundError,
     TrainingJobError,
     TrainyardError,
@@ -35,6 +37,8 @@ PROBLEMS: dict[type[TrainyardError], tuple[int, str]] = {
     IdempotencyConflictError: (409, "idempotency-conflict"),
     ModelRegistryError: (502, "model-registry"),
     TrainingJobError: (500, "training-job"),
+    PayloadTooLargeError: (413, "payload-too-large"),
+    DatasetExistsError: (409, "dataset-exists"),
 }
 
 

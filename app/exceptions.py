@@ -52,3 +52,11 @@ class JobStateConflictError(TrainyardError):
 
 class IdempotencyConflictError(TrainyardError):
     """An Idempotency-Key was reused with a different request body."""
+
+
+class PayloadTooLargeError(TrainyardError):
+    """An upload is larger than the configured limit."""
+
+
+class DatasetExistsError(TrainyardError):
+    """An upload would replace a data file that is already there."""

@@ -8,7 +8,8 @@ import json
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -21,6 +22,7 @@ from app.config import Settings, get_settings
 from app.db import create_db_engine, make_session_factory, transaction
 from app.exceptions import (
     ConfigurationError,
+    DataAccessError,
     FieldError,
     IdempotencyConflictError,
     JobStateConflictError,
@@ -32,6 +34,9 @@ from app.execution.store import JobStore
 from app.lifecycle import JobStage, JobStatus
 from app.models import JobEvent, TrainingJob, Trial, utcnow
 from app.schemas import (
+    DataProfile,
+    DatasetInfo,
+    DatasetList,
     JobError,
     JobEventResponse,
     RegistryInfo,
@@ -39,8 +44,9 @@ from app.schemas import (
     TrainingJobRequest,
     TrainingJobStatusResponse,
     TrialResponse,
+    ValidationReport,
 )
-from app.trainer import SpecError
+from app.trainer import DataError, SpecError
 from app.trainer.algorithms import AlgorithmInfo, build_estimator, get_algorithm
 from app.trainer.tuning import check_search
 
@@ -480,3 +486,92 @@ class MLModelTrainingService:
     def ping_database(self) -> None:
         with self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
+
+    # -- data: dry run and uploads (issue 4) ------------------------------------------------
+
+    async def validate_training_job(self, request: TrainingJobRequest) -> ValidationReport:
+        """Every submit check plus a real read of the data; trains nothing, creates no job."""
+        return await asyncio.to_thread(self._dry_run, request)
+
+    def _dry_run(self, request: TrainingJobRequest) -> ValidationReport:
+        from app.execution.attempt import training_spec
+        from app.trainer.profile import check_data
+
+        validated = self.validate_request(request)
+        config = request.data_source_config
+        columns = (
+            [*config.feature_columns, config.target_column] if config.feature_columns else None
+        )
+        try:
+            dataset = self.data_layer_client.fetch(config, columns=columns)
+        except DataAccessError as exc:
+            raise DataAccessError(
+                exc.message, errors=[FieldError("data_source_config.path", exc.message)]
+            ) from None
+        spec = training_spec(request, self.settings)
+        try:
+            report = check_data(spec, dataset.frame)
+        except SpecError as exc:
+            raise ConfigurationError.for_field(exc.field, exc.message) from None
+        except DataError as exc:
+            raise DataAccessError(
+                exc.message, errors=[FieldError("data_source_config", exc.message)]
+            ) from None
+        resolved = {
+            "algorithm": validated.algorithm.name,
+            "task": report.task,
+            "estimator_parameters": _plain(report.estimator_parameters),
+            "target_column": config.target_column,
+            "feature_columns": report.feature_columns,
+            "column_kinds": report.column_kinds,
+            "preprocessing": {**asdict(spec.preprocessing), "scaled": report.scaled},
+            "evaluation": request.evaluation_config.model_dump(mode="json"),
+            "hyperparameter_tuning": spec.tuning,
+            "n_jobs": spec.n_jobs,
+            "max_runtime_seconds": validated.max_runtime_seconds,
+        }
+        data = {
+            "location": dataset.location,
+            "format": dataset.format,
+            "fingerprint": dataset.fingerprint,
+            "size_bytes": dataset.size_bytes,
+            "rows": int(len(dataset.frame)),
+            "columns": int(dataset.frame.shape[1]),
+        }
+        return ValidationReport(
+            valid=True,
+            resolved=resolved,
+            data=data,
+            profile=DataProfile.model_validate(report.profile),
+            notes=report.notes,
+        )
+
+    async def upload_dataset(
+        self, *, content_type: str, content_length: str | None, body: AsyncIterator[bytes]
+    ) -> DatasetInfo:
+        """Stream a multipart upload into ``<first data root>/uploads``."""
+        from app.datasets import DatasetStore
+
+        store = DatasetStore(self.settings)
+        return await store.receive(
+            content_type=content_type, content_length=content_length, body=body
+        )
+
+    async def list_datasets(self) -> DatasetList:
+        from app.datasets import DatasetStore
+
+        items = await asyncio.to_thread(DatasetStore(self.settings).list_all)
+        return DatasetList(items=items)
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready estimator parameters (numpy scalars as numbers, objects by their repr)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, bool | int | float | str):
+            out[key] = value
+        elif hasattr(value, "item"):
+            out[key] = value.item()
+        else:
+            out[key] = repr(value)
+    return out

@@ -15,6 +15,7 @@ from app.schemas import (
     TrainingJobRequest,
     TrainingJobStatusResponse,
     TrialResponse,
+    ValidationReport,
 )
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["training jobs"])
@@ -93,3 +94,11 @@ async def list_job_events(job_id: uuid.UUID, service: ServiceDep) -> list[JobEve
 async def list_job_trials(job_id: uuid.UUID, service: ServiceDep) -> list[TrialResponse]:
     """The hyperparameter-search trials of the job's latest attempt, as they finish."""
     return await service.get_training_job_trials(job_id)
+
+
+@router.post("/validate", responses=INVALID)
+async def validate_training_job(
+    request: TrainingJobRequest, service: ServiceDep
+) -> ValidationReport:
+    """Dry run: check the request and read the data; returns the resolved job and a profile."""
+    return await service.validate_training_job(request)

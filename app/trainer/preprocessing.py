@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -69,7 +70,12 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         frame = pd.DataFrame(X)
         columns = []
         for name in frame.columns:
-            values = pd.to_datetime(frame[name], errors="coerce", utc=True)
+            column = frame[name]
+            if pd.api.types.is_datetime64_any_dtype(column.dtype):
+                values = pd.to_datetime(column, utc=True)
+            else:
+                # Text (an ISO 8601 column of a CSV, or JSON rows at prediction time).
+                values = pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
             for part in self.parts:
                 columns.append(getattr(values.dt, part).astype("float64").to_numpy())
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
@@ -86,6 +92,27 @@ class ColumnKinds:
     datetime: list[str]
 
 
+ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+)
+DATETIME_SAMPLE = 1000
+
+
+def looks_like_datetime(values: pd.Series) -> bool:
+    """Text columns whose sampled non-missing values are all ISO 8601 dates or timestamps.
+
+    Other date spellings (``03/04/2021``) are ambiguous (day or month first?) and stay
+    categories; write them as ISO 8601 to have them expanded.
+    """
+    sample = values.dropna().head(DATETIME_SAMPLE)
+    if sample.empty:
+        return False
+    return bool(
+        all(isinstance(v, str) and ISO_DATETIME.match(v.strip()) for v in sample)
+        and pd.to_datetime(sample, errors="coerce", utc=True, format="ISO8601").notna().all()
+    )
+
+
 def classify_columns(frame: pd.DataFrame) -> ColumnKinds:
     numeric, categorical, datetime = [], [], []
     for name in frame.columns:
@@ -95,6 +122,8 @@ def classify_columns(frame: pd.DataFrame) -> ColumnKinds:
         elif pd.api.types.is_numeric_dtype(dtype):
             numeric.append(name)
         elif pd.api.types.is_datetime64_any_dtype(dtype):
+            datetime.append(name)
+        elif looks_like_datetime(frame[name]):
             datetime.append(name)
         else:
             categorical.append(name)

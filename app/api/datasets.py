@@ -1,0 +1,53 @@
+"""Datasets: upload a data file into the data root, list the uploaded ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+
+from app.api.deps import ServiceDep
+from app.schemas import DatasetInfo, DatasetList
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=UPLOAD_BODY,
+    responses={
+        409: {"description": "A dataset with this name exists", **PROBLEM},
+        413: {"description": "The file is over the upload limit", **PROBLEM},
+        422: {"description": "Not multipart, no `file`, or not readable as its type", **PROBLEM},
+    },
+)
+async def upload_dataset(request: Request, service: ServiceDep) -> DatasetInfo:
+    """Upload a data file (multipart field `file`); use the returned `path` to train on it."""
+    return await service.upload_dataset(
+        content_type=request.headers.get("content-type", ""),
+        content_length=request.headers.get("content-length"),
+        body=request.stream(),
+    )
+
+
+@router.get("")
+async def list_datasets(service: ServiceDep) -> DatasetList:
+    """The uploaded data files, with their format, size, rows and columns."""
+    return await service.list_datasets()
