@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -70,14 +71,11 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         frame = pd.DataFrame(X)
         columns = []
         for name in frame.columns:
-            column = frame[name]
-            if pd.api.types.is_datetime64_any_dtype(column.dtype):
-                values = pd.to_datetime(column, utc=True)
-            else:
-                # Text (an ISO 8601 column of a CSV, or JSON rows at prediction time).
-                values = pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+            # Timestamps, dates, or ISO 8601 text (JSON rows at prediction time).
+            values = _to_datetime(frame[name])
             for part in self.parts:
-                columns.append(getattr(values.dt, part).astype("float64").to_numpy())
+                attribute = "day_of_week" if part == "weekday" else part
+                columns.append(getattr(values.dt, attribute).astype("float64").to_numpy())
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
@@ -107,10 +105,20 @@ def looks_like_datetime(values: pd.Series) -> bool:
     sample = values.dropna().head(DATETIME_SAMPLE)
     if sample.empty:
         return False
+    if all(isinstance(v, date) for v in sample):  # pyarrow reads a date-only column so
+        return True
     return bool(
         all(isinstance(v, str) and ISO_DATETIME.match(v.strip()) for v in sample)
-        and pd.to_datetime(sample, errors="coerce", utc=True, format="ISO8601").notna().all()
+        and _to_datetime(sample).notna().all()
     )
+
+
+def _to_datetime(values: pd.Series) -> pd.Series:
+    """UTC timestamps from datetimes, ``date`` objects or ISO 8601 text (else missing)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.to_datetime(values, utc=True)
+    text = values.map(lambda v: v.isoformat() if isinstance(v, date) else v)
+    return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
 
 
 def classify_columns(frame: pd.DataFrame) -> ColumnKinds:

@@ -61,9 +61,7 @@ def frame(rows: int = 20) -> pd.DataFrame:
         ("s3://bucket/x.parquet", "TRAINYARD_S3_ALLOWED_BUCKETS"),
     ],
 )
-def test_refused_sources_name_the_rule(
-    client: LocalDataLayerClient, path: str, words: str
-) -> None:
+def test_refused_sources_name_the_rule(client: LocalDataLayerClient, path: str, words: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         client.check_source(source(path))
     assert words in caught.value.message
@@ -231,9 +229,7 @@ def resolver(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def]
         ("https://user:pw@data.example.com/x.csv", ["data.example.com"], {}, "credentials"),
     ],
 )
-def test_url_rules(
-    url: str, allowed: list[str], answers: dict[str, list[str]], words: str
-) -> None:
+def test_url_rules(url: str, allowed: list[str], answers: dict[str, list[str]], words: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         check_url(url, parse_rules(allowed), resolver(answers))
     assert words in caught.value.message
@@ -280,9 +276,7 @@ def web_root(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     server.server_close()
 
 
-def test_http_fetch_from_a_listed_loopback_server(
-    root: Path, web_root: tuple[Path, int]
-) -> None:
+def test_http_fetch_from_a_listed_loopback_server(root: Path, web_root: tuple[Path, int]) -> None:
     directory, port = web_root
     frame().to_parquet(directory / "d.parquet")
     frame().to_parquet(root / "d.parquet")
@@ -301,9 +295,7 @@ def test_http_fetch_from_a_listed_loopback_server(
         client.fetch(source(f"http://127.0.0.1:{port}/missing.csv"))
     with pytest.raises(DataAccessError, match="redirect to http://169.254.169.254"):
         client.fetch(source(f"http://127.0.0.1:{port}/redirect.csv"))
-    small = LocalDataLayerClient(
-        [root], allowed_hosts=[f"http://127.0.0.1:{port}"], max_bytes=100
-    )
+    small = LocalDataLayerClient([root], allowed_hosts=[f"http://127.0.0.1:{port}"], max_bytes=100)
     with pytest.raises(DataAccessError, match="over the limit of 100"):
         small.fetch(source(url))
 
@@ -318,5 +310,7 @@ def test_a_client_by_import_path(root: Path) -> None:
         build_data_client(Settings(data_roots=[root], data_layer_client="tests.nowhere:build"))
     with pytest.raises(ValueError, match="not a DataLayerClientInterface"):
         build_data_client(
-            Settings(data_roots=[root], data_layer_client="tests.clients.custom_client:not_a_client")
+            Settings(
+                data_roots=[root], data_layer_client="tests.clients.custom_client:not_a_client"
+            )
         )
