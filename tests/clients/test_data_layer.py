@@ -161,11 +161,15 @@ def test_a_file_that_is_not_what_its_type_says(
     client: LocalDataLayerClient, root: Path, name: str, content: bytes, words: str
 ) -> None:
     (root / name).write_bytes(content)
-    with pytest.raises((ConfigurationError, DataAccessError)) as caught:
+
+    def check_then_fetch() -> None:
         client.check_source(source(name))
         client.fetch(source(name))
-    assert words in caught.value.message  # type: ignore[union-attr]
-    assert name in caught.value.message  # type: ignore[union-attr]
+
+    with pytest.raises((ConfigurationError, DataAccessError)) as caught:
+        check_then_fetch()
+    assert words in caught.value.message
+    assert name in caught.value.message
 
 
 def test_row_and_byte_caps(root: Path) -> None:
