@@ -387,7 +387,10 @@ class LocalDataLayerClient(DataLayerClientInterface):
         # The hash runs beside the parse (xxhash releases the GIL), so it costs no wall time
         # while the parse is the slower of the two.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint") as pool:
-            digest = pool.submit(_file_fingerprint, path)
+            if fmt == "parquet" and columns is not None:
+                digest = pool.submit(formats.fingerprint_parquet_columns, path, list(columns))
+            else:
+                digest = pool.submit(_file_fingerprint, path)
             frame = self._parse(path, fmt, config, columns, path.name)
             fingerprint = digest.result()
         return Dataset(frame, str(path), fmt, fingerprint, size)

@@ -109,7 +109,7 @@ def test_every_format_reads_only_the_needed_columns(
     dataset = client.fetch(source(path.name), columns=["a", "c", "y"])
     assert list(dataset.frame.columns) == ["a", "c", "y"]
     assert len(dataset.frame) == 20
-    assert dataset.fingerprint.startswith("xxh3_128:")
+    assert dataset.fingerprint.startswith("xxh3_128")
     assert dataset.size_bytes == path.stat().st_size
     pd.testing.assert_series_equal(
         dataset.frame["a"], data["a"], check_exact=False, check_names=False
@@ -318,3 +318,22 @@ def test_a_client_by_import_path(root: Path) -> None:
                 data_roots=[root], data_layer_client="tests.clients.custom_client:not_a_client"
             )
         )
+
+
+def test_a_column_projected_parquet_read_fingerprints_the_columns_it_reads(
+    client: LocalDataLayerClient, root: Path
+) -> None:
+    data = frame(1000)
+    data.to_parquet(root / "one.parquet", row_group_size=300)
+    changed = data.copy()
+    changed["b"] = changed["b"] + 1  # a column the job does not use
+    changed.to_parquet(root / "two.parquet", row_group_size=300)
+    first = client.fetch(source("one.parquet"), columns=["a", "y"]).fingerprint
+    assert first.startswith("xxh3_128-columns:")
+    assert client.fetch(source("two.parquet"), columns=["a", "y"]).fingerprint == first
+    assert client.fetch(source("one.parquet"), columns=["a", "b", "y"]).fingerprint != (
+        client.fetch(source("two.parquet"), columns=["a", "b", "y"]).fingerprint
+    )
+    whole = client.fetch(source("one.parquet")).fingerprint
+    assert whole.startswith("xxh3_128:")
+    assert whole != client.fetch(source("two.parquet")).fingerprint
