@@ -47,7 +47,8 @@ class DataSourceConfig(_Strict):
         max_length=4096,
         description=(
             "A file under a data root (relative paths resolve against the first root), "
-            "or a bundled dataset such as `sklearn://iris`."
+            "a bundled dataset such as `sklearn://iris`, `https://` from an allowed host, "
+            "or `s3://` from an allowed bucket."
         ),
         examples=["sklearn://iris", "customers.csv"],
     )
