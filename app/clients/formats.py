@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import pandas as pd
 import xxhash
@@ -55,6 +55,38 @@ class Fingerprinter:
 
     def hexdigest(self) -> str:
         return f"{FINGERPRINT_ALGORITHM}:{self._hash.hexdigest()}"
+
+
+class HashingReader(io.RawIOBase):
+    """A file that hashes its bytes as the parser reads them: one pass, no second read.
+
+    For text formats, which a parser reads front to back to the end.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._raw = path.open("rb", buffering=0)
+        self._digest = Fingerprinter()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n: int = self._raw.readinto(buffer) or 0
+        if n:
+            self._digest.update(memoryview(buffer)[:n])
+        return n
+
+    def hexdigest(self) -> str:
+        """The fingerprint of the whole file (whatever the parser left unread is read here)."""
+        buffer = bytearray(_CHUNK)
+        while self.readinto(buffer):
+            pass
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def fingerprint_file(path: Path) -> str:
@@ -253,6 +285,7 @@ def read_table(
     wanted: Sequence[str] | None,
     *,
     max_rows: int,
+    stream: IO[bytes] | None = None,
 ) -> pd.DataFrame:
     """Parse ``source`` as ``fmt``, reading only ``wanted`` columns where the format allows."""
     names = header_of(source, fmt, read_options, name)
@@ -265,7 +298,10 @@ def read_table(
         # The pyarrow engine is the fastest pandas has, multi-threaded, and it recognises
         # ISO 8601 timestamps and true/false columns by itself.
         frame = pd.read_csv(
-            source, usecols=columns, engine="pyarrow", **csv_options(fmt, read_options)
+            stream if stream is not None else source,
+            usecols=columns,
+            engine="pyarrow",
+            **csv_options(fmt, read_options),
         )
     elif fmt == "parquet":
         frame = pd.read_parquet(source, columns=columns)

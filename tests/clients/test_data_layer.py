@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from app.clients.data_layer import LocalDataLayerClient, build_data_client
+from app.clients.formats import fingerprint_file
 from app.clients.url_policy import check_url, parse_rules
 from app.config import Settings
 from app.exceptions import ConfigurationError, DataAccessError
@@ -184,6 +185,7 @@ def test_the_fingerprint_is_of_the_bytes(client: LocalDataLayerClient, root: Pat
     frame().to_csv(root / "one.csv", index=False)
     (root / "two.csv").write_bytes((root / "one.csv").read_bytes())
     first = client.fetch(source("one.csv")).fingerprint
+    assert first == fingerprint_file(root / "one.csv")  # every byte, hashed as parsed
     assert client.fetch(source("two.csv")).fingerprint == first
     assert client.fetch(source("one.csv"), columns=["a", "y"]).fingerprint == first
     (root / "two.csv").write_bytes((root / "one.csv").read_bytes() + b"0,0,x,1\n")
