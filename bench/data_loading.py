@@ -98,7 +98,11 @@ for _ in range(repeat):
         call()
         out[kind]["seconds"].append(time.perf_counter() - w)
         out[kind]["cpu"].append(time.process_time() - c)
-print(json.dumps({k: {m: statistics.median(v) for m, v in d.items()} for k, d in out.items()}))
+summary = {}
+for k, d in out.items():
+    summary[k] = {m: statistics.median(v) for m, v in d.items()}
+    summary[k].update({m + "_min": min(v) for m, v in d.items()})
+print(json.dumps(summary))
 """
 
 
@@ -113,11 +117,14 @@ def warm(fmt: str, path: Path, repeat: int) -> None:
     )
     r = json.loads(out.stdout)
     p, c = r["pandas"], r["client"]
-    print(
-        f"  warm, one process, median of {repeat}: pandas {p['seconds']:.3f} s "
-        f"(CPU {p['cpu']:.3f} s), client {c['seconds']:.3f} s (CPU {c['cpu']:.3f} s); "
-        f"ratio wall {c['seconds'] / p['seconds']:.3f}, CPU {c['cpu'] / p['cpu']:.3f}"
-    )
+    for stat, key in (("median", ""), ("min", "_min")):
+        print(
+            f"  warm, one process, {stat} of {repeat}: pandas {p['seconds' + key]:.3f} s "
+            f"(CPU {p['cpu' + key]:.3f} s), client {c['seconds' + key]:.3f} s "
+            f"(CPU {c['cpu' + key]:.3f} s); ratio wall "
+            f"{c['seconds' + key] / p['seconds' + key]:.3f}, "
+            f"CPU {c['cpu' + key] / p['cpu' + key]:.3f}"
+        )
 
 
 def main() -> None:
