@@ -303,3 +303,66 @@ def test_a_client_named_in_settings_is_built_by_the_worker_too(
     assert done["status"] == "completed", done
     assert done["data"]["format"] == "generated"
     assert done["data"]["rows"] == 200
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A plain HTTP file server on 127.0.0.1 (listed with http:// in the settings)."""
+    import functools
+    import http.server
+    import threading
+
+    from tests.clients.test_data_layer import _Handler
+
+    directory = tmp_path / "web"
+    directory.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_Handler, directory=str(directory))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield directory, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_job_reads_from_a_listed_http_host(
+    database_url: str, tmp_path: Path, data_root: Path, web_server: tuple[Path, int]
+) -> None:
+    directory, port = web_server
+    mixed_frame().to_csv(directory / "customers.csv", index=False)
+    settings = make_settings(
+        database_url, tmp_path, data_root, data_allowed_hosts=[f"http://127.0.0.1:{port}"]
+    )
+    with TestClient(create_app(settings)) as client:
+        url = f"http://127.0.0.1:{port}/customers.csv"
+        job = submit(
+            client,
+            data_source_config={
+                "path": url,
+                "target_column": "label",
+                "feature_columns": ["age", "city", "member"],
+            },
+            algorithm_config={"name": "RandomForestClassifier", "parameters": {"n_estimators": 10}},
+        )
+        done = wait_for_job(client, job["job_id"])
+        assert done["status"] == "completed", done
+        assert done["data"]["location"] == url
+        assert (done["data"]["rows"], done["data"]["columns"]) == (300, 4)
+        missing = submit(
+            client,
+            data_source_config={"path": f"http://127.0.0.1:{port}/nope.csv", "target_column": "y"},
+        )
+        failed = wait_for_job(client, missing["job_id"])
+        assert failed["status"] == "failed"
+        assert "answered 404" in failed["error"]["message"]
+        other_port = client.post(
+            "/v1/training-jobs",
+            json=job_request(
+                data_source_config={
+                    "path": f"http://127.0.0.1:{port + 1}/x.csv",
+                    "target_column": "y",
+                }
+            ),
+        )
+        assert other_port.status_code == 422
+        assert "is not allowed" in other_port.json()["detail"]
