@@ -52,7 +52,21 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=10_000_000, ge=1)
     max_bytes: int = Field(default=2 * 1024**3, ge=1)
 
+    # "<tenant>:<sha256 hex of the key>" entries; empty leaves the API open (see app/auth.py).
     api_keys: Annotated[list[str], NoDecode] = []
+    metrics_require_key: bool = False
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_pending_jobs_per_tenant: int = Field(default=1000, ge=1)
+    # Upper bounds on estimator parameters that set the amount of work of one fit.
+    parameter_caps: dict[str, float] = {
+        "n_estimators": 5000,
+        "max_iter": 100_000,
+        "n_iter": 100_000,
+        "max_depth": 1000,
+        "max_leaf_nodes": 1_000_000,
+        "n_neighbors": 10_000,
+        "hidden_layer_sizes": 10_000,
+    }
 
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod

@@ -39,11 +39,13 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _begin_immediate(connection: Any) -> None:
+def _begin(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with "database is
     # locked" when another process wrote in between; taking the write lock up front makes
-    # it wait for the busy timeout instead. WAL readers are not blocked by it.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # it wait for the busy timeout instead. Read-only sessions (make_read_session_factory)
+    # begin deferred, so they never queue behind writers: WAL readers see a snapshot.
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -58,13 +60,20 @@ def create_db_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads only: on SQLite they do not take the write lock."""
+    return sessionmaker(
+        bind=engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+    )
 
 
 @contextmanager

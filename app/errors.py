@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.exceptions import (
+    AuthenticationError,
     ConfigurationError,
     DataAccessError,
     DatasetExistsError,
@@ -20,6 +21,7 @@ from app.exceptions import (
     ModelRegistryError,
     PayloadTooLargeError,
     ResourceNotFoundError,
+    TooManyJobsError,
     TrainingJobError,
     TrainyardError,
 )
@@ -36,8 +38,10 @@ PROBLEMS: dict[type[TrainyardError], tuple[int, str]] = {
     JobStateConflictError: (409, "job-state-conflict"),
     IdempotencyConflictError: (409, "idempotency-conflict"),
     ModelRegistryError: (502, "model-registry"),
-    TrainingJobError: (500, "training-job"),
+    AuthenticationError: (401, "unauthenticated"),
+    TooManyJobsError: (429, "too-many-pending-jobs"),
     PayloadTooLargeError: (413, "payload-too-large"),
+    TrainingJobError: (500, "training-job"),
     DatasetExistsError: (409, "dataset-exists"),
 }
 
@@ -66,7 +70,12 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {}
     if exc.errors:
         extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
-    return problem(status, exc.message, slug=slug, **extra)
+    response = problem(status, exc.message, slug=slug, **extra)
+    if isinstance(exc, AuthenticationError):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyJobsError):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _field(loc: tuple[Any, ...]) -> tuple[str, str]:

@@ -50,12 +50,24 @@ class JobStateConflictError(TrainyardError):
     """The job is not in a state that allows the operation (cancel a finished job, ...)."""
 
 
-class IdempotencyConflictError(TrainyardError):
-    """An Idempotency-Key was reused with a different request body."""
+class AuthenticationError(TrainyardError):
+    """No API key, or one that is not valid."""
+
+
+class TooManyJobsError(TrainyardError):
+    """The tenant has too many pending jobs; try again later."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PayloadTooLargeError(TrainyardError):
-    """An upload is larger than the configured limit."""
+    """The request body (or an upload) is over its size limit."""
+
+
+class IdempotencyConflictError(TrainyardError):
+    """An Idempotency-Key was reused with a different request body."""
 
 
 class DatasetExistsError(TrainyardError):

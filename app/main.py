@@ -10,18 +10,22 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api import datasets, health, training_jobs
+from app.auth import KeyRing
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
 from app.service import MLModelTrainingService
 
 
 def create_app(
     settings: Settings | None = None, service: MLModelTrainingService | None = None
 ) -> FastAPI:
+    settings = settings or (service.settings if service is not None else get_settings())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
-        svc = service or MLModelTrainingService(settings=settings or get_settings())
+        svc = service or MLModelTrainingService(settings=settings)
         app.state.service = svc
         svc.start()
         try:
@@ -35,6 +39,10 @@ def create_app(
         version=__version__,
         summary="Run real scikit-learn training jobs over HTTP.",
         lifespan=lifespan,
+    )
+    app.state.keyring = KeyRing.parse(settings.api_keys)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=("/v1/datasets",)
     )
     install_error_handlers(app)
     app.include_router(training_jobs.router)

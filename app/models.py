@@ -53,6 +53,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 class TrainingJob(Base):
     __tablename__ = "training_job"
     __table_args__ = (
+        UniqueConstraint("tenant", "idempotency_key", name="uq_training_job_tenant_idem_key"),
+        Index("ix_training_job_tenant_created_at", "tenant", "created_at"),
         Index("ix_training_job_status_created_at", "status", "created_at"),
         Index("ix_training_job_created_at", "created_at"),
     )
@@ -65,7 +67,8 @@ class TrainingJob(Base):
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_hash: Mapped[str] = mapped_column(String(64))
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    tenant: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
 
     status: Mapped[str] = mapped_column(String(16), default="pending")
     stage: Mapped[str] = mapped_column(String(32), default="queued")

@@ -356,6 +356,25 @@ class JobEventResponse(BaseModel):
     message: str | None = None
 
 
+class ProblemFieldError(BaseModel):
+    field: str
+    message: str
+    location: str | None = None
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """An error, as ``application/problem+json`` (RFC 9457)."""
+
+    type: str = Field(examples=["urn:trainyard:problem:invalid-configuration"])
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemFieldError] | None = Field(
+        default=None, description="For invalid input: each field and what is wrong with it."
+    )
+
+
 class ColumnProfile(BaseModel):
     name: str
     dtype: str

@@ -15,11 +15,18 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app.auth import OPEN_TENANT
 from app.clients.data_layer import DataLayerClientInterface, SourceCheck
 from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings, get_settings
-from app.db import create_db_engine, make_session_factory, transaction
+from app.db import (
+    create_db_engine,
+    make_read_session_factory,
+    make_session_factory,
+    transaction,
+)
 from app.exceptions import (
     ConfigurationError,
     DataAccessError,
@@ -27,6 +34,7 @@ from app.exceptions import (
     IdempotencyConflictError,
     JobStateConflictError,
     ResourceNotFoundError,
+    TooManyJobsError,
 )
 from app.execution import Executor
 from app.execution.attempt import AttemptPayload, default_data_client
@@ -64,6 +72,14 @@ class ValidatedRequest:
 def request_hash(request: TrainingJobRequest) -> str:
     canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def owned_job(session: Session, job_id: uuid.UUID, tenant: str) -> TrainingJob:
+    """The job, if it exists and belongs to ``tenant``; another tenant's job is not found."""
+    job = session.get(TrainingJob, job_id)
+    if job is None or job.tenant != tenant:
+        raise ResourceNotFoundError(f"training job {job_id} not found")
+    return job
 
 
 def to_status(job: TrainingJob) -> TrainingJobStatusResponse:
@@ -116,7 +132,8 @@ class MLModelTrainingService:
         self.settings = settings or get_settings()
         self.engine = engine or create_db_engine(self.settings.database_url)
         self.factory = make_session_factory(self.engine)
-        self.store = JobStore(self.factory)
+        self.reader = make_read_session_factory(self.engine)
+        self.store = JobStore(self.engine)
         self._custom_data_client = data_layer_client
         self.data_layer_client = data_layer_client or default_data_client(self.settings)
         self.model_registry_client = model_registry_client
@@ -177,6 +194,7 @@ class MLModelTrainingService:
                     f"not {request.algorithm_config.task}",
                 )
             build_estimator(algorithm, dict(request.algorithm_config.parameters))
+            errors.extend(self._over_caps(request))
             tuning = request.hyperparameter_tuning_config
             if tuning is not None:
                 check_search(
@@ -239,29 +257,71 @@ class MLModelTrainingService:
         assert source is not None
         return ValidatedRequest(request, algorithm, source, runtime)
 
+    def _over_caps(self, request: TrainingJobRequest) -> list[FieldError]:
+        """Parameters (and search ranges) past the caps that bound the work of one fit."""
+        caps = self.settings.parameter_caps
+        found: list[FieldError] = []
+
+        def check(field: str, name: str, value: Any) -> None:
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if isinstance(item, list):
+                    check(field, name, item)
+                elif (
+                    isinstance(item, int | float)
+                    and not isinstance(item, bool)
+                    and item > caps[name]
+                ):
+                    found.append(
+                        FieldError(
+                            field,
+                            f"{name}={item} is over the limit of {caps[name]:g} "
+                            "(TRAINYARD_PARAMETER_CAPS)",
+                        )
+                    )
+                    return
+
+        for name, value in request.algorithm_config.parameters.items():
+            if name in caps:
+                check(f"algorithm_config.parameters.{name}", name, value)
+        tuning = request.hyperparameter_tuning_config
+        if tuning is not None:
+            for name, dimension in tuning.model_dump(mode="json")["search_space"].items():
+                if name not in caps:
+                    continue
+                if isinstance(dimension, dict):
+                    dimension = dimension.get("choices", dimension.get("high"))
+                check(f"hyperparameter_tuning_config.search_space.{name}", name, dimension)
+        return found
+
     # -- the seed's API ---------------------------------------------------------------------
 
     async def submit_training_job(
-        self, request: TrainingJobRequest, *, idempotency_key: str | None = None
+        self,
+        request: TrainingJobRequest,
+        *,
+        idempotency_key: str | None = None,
+        tenant: str = OPEN_TENANT,
     ) -> TrainingJobStatusResponse:
         """Validate, record the job as pending, then hand it to the executor."""
-        status, created = await asyncio.to_thread(self._submit, request, idempotency_key)
+        status, created = await asyncio.to_thread(self._submit, request, idempotency_key, tenant)
         if created:
             self.start()
             self.executor.notify(status.job_id)
         return status
 
     def _submit(
-        self, request: TrainingJobRequest, idempotency_key: str | None
+        self, request: TrainingJobRequest, idempotency_key: str | None, tenant: str
     ) -> tuple[TrainingJobStatusResponse, bool]:
         digest = request_hash(request)
         if idempotency_key is not None:
-            replay = self._replay(idempotency_key, digest)
+            replay = self._replay(idempotency_key, digest, tenant)
             if replay is not None:
                 return replay, False
         validated = self.validate_request(request)
         try:
             with transaction(self.factory) as session:
+                self._check_pending_cap(session, tenant)
                 version = request.model_version or self._next_version(session, request.model_name)
                 now = utcnow()
                 job = TrainingJob(
@@ -273,6 +333,7 @@ class MLModelTrainingService:
                     tags=request.tags or {},
                     request=request.model_dump(mode="json"),
                     request_hash=digest,
+                    tenant=tenant,
                     idempotency_key=idempotency_key,
                     status=JobStatus.PENDING.value,
                     stage=JobStage.QUEUED.value,
@@ -303,7 +364,7 @@ class MLModelTrainingService:
             # A concurrent submit with the same Idempotency-Key won the race.
             if idempotency_key is None:
                 raise
-            replay = self._replay(idempotency_key, digest)
+            replay = self._replay(idempotency_key, digest, tenant)
             if replay is None:
                 raise
             return replay, False
@@ -312,9 +373,27 @@ class MLModelTrainingService:
         )
         return status, True
 
-    def _replay(self, key: str, digest: str) -> TrainingJobStatusResponse | None:
-        with self.factory() as session:
-            job = session.scalar(select(TrainingJob).where(TrainingJob.idempotency_key == key))
+    def _check_pending_cap(self, session: Session, tenant: str) -> None:
+        cap = self.settings.max_pending_jobs_per_tenant
+        pending = session.scalar(
+            select(func.count())
+            .select_from(TrainingJob)
+            .where(TrainingJob.tenant == tenant, TrainingJob.status == JobStatus.PENDING.value)
+        )
+        if int(pending or 0) >= cap:
+            raise TooManyJobsError(
+                f"{pending} jobs are already pending, the limit per tenant "
+                f"(TRAINYARD_MAX_PENDING_JOBS_PER_TENANT) is {cap}; retry when some have started",
+                retry_after=max(1, int(self.settings.poll_interval_seconds * 40)),
+            )
+
+    def _replay(self, key: str, digest: str, tenant: str) -> TrainingJobStatusResponse | None:
+        with self.reader() as session:
+            job = session.scalar(
+                select(TrainingJob).where(
+                    TrainingJob.tenant == tenant, TrainingJob.idempotency_key == key
+                )
+            )
             if job is None:
                 return None
             if job.request_hash != digest:
@@ -333,20 +412,19 @@ class MLModelTrainingService:
         )
         return str(int(count or 0) + 1)
 
-    async def get_training_job_status(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
-        return await asyncio.to_thread(self._get_status, job_id)
+    async def get_training_job_status(
+        self, job_id: uuid.UUID, *, tenant: str = OPEN_TENANT
+    ) -> TrainingJobStatusResponse:
+        return await asyncio.to_thread(self._get_status, job_id, tenant)
 
-    def _get_status(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
-        with self.factory() as session:
-            job = session.get(TrainingJob, job_id)
-            if job is None:
-                raise ResourceNotFoundError(f"training job {job_id} not found")
-            return to_status(job)
+    def _get_status(self, job_id: uuid.UUID, tenant: str) -> TrainingJobStatusResponse:
+        with self.reader() as session:
+            return to_status(owned_job(session, job_id, tenant))
 
     async def list_training_jobs(
-        self, limit: int = 100, offset: int = 0
+        self, limit: int = 100, offset: int = 0, *, tenant: str = OPEN_TENANT
     ) -> list[TrainingJobStatusResponse]:
-        page = await self.search_training_jobs(limit=limit, offset=offset)
+        page = await self.search_training_jobs(limit=limit, offset=offset, tenant=tenant)
         return page.items
 
     async def search_training_jobs(
@@ -357,10 +435,11 @@ class MLModelTrainingService:
         status: JobStatus | None = None,
         model_name: str | None = None,
         experiment_name: str | None = None,
+        tenant: str = OPEN_TENANT,
     ) -> TrainingJobList:
         """A page of jobs, newest first, with the total that match the filters."""
         return await asyncio.to_thread(
-            self._search, limit, offset, status, model_name, experiment_name
+            self._search, limit, offset, status, model_name, experiment_name, tenant
         )
 
     def _search(
@@ -370,17 +449,18 @@ class MLModelTrainingService:
         status: JobStatus | None,
         model_name: str | None,
         experiment_name: str | None,
+        tenant: str,
     ) -> TrainingJobList:
         if limit < 1 or offset < 0:
             raise ConfigurationError("limit must be at least 1 and offset at least 0")
-        conditions = []
+        conditions = [TrainingJob.tenant == tenant]
         if status is not None:
             conditions.append(TrainingJob.status == status.value)
         if model_name is not None:
             conditions.append(TrainingJob.model_name == model_name)
         if experiment_name is not None:
             conditions.append(TrainingJob.experiment_name == experiment_name)
-        with self.factory() as session:
+        with self.reader() as session:
             total = session.scalar(select(func.count()).select_from(TrainingJob).where(*conditions))
             jobs = session.scalars(
                 select(TrainingJob)
@@ -394,13 +474,16 @@ class MLModelTrainingService:
 
     # -- beyond the seed --------------------------------------------------------------------
 
-    async def cancel_training_job(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
+    async def cancel_training_job(
+        self, job_id: uuid.UUID, *, tenant: str = OPEN_TENANT
+    ) -> TrainingJobStatusResponse:
         """Cancel a pending job at once; ask the supervisor of a running one to stop it."""
-        return await asyncio.to_thread(self._cancel, job_id)
+        return await asyncio.to_thread(self._cancel, job_id, tenant)
 
-    def _cancel(self, job_id: uuid.UUID) -> TrainingJobStatusResponse:
+    def _cancel(self, job_id: uuid.UUID, tenant: str) -> TrainingJobStatusResponse:
         now = utcnow()
         with transaction(self.factory) as session:
+            owned_job(session, job_id, tenant)
             cancelled = session.execute(
                 update(TrainingJob)
                 .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.PENDING.value)
@@ -431,9 +514,8 @@ class MLModelTrainingService:
                     .where(TrainingJob.id == job_id, TrainingJob.status == JobStatus.RUNNING.value)
                     .values(cancel_requested=True, message="cancellation requested", updated_at=now)
                 )
-            job = session.get(TrainingJob, job_id)
-            if job is None:
-                raise ResourceNotFoundError(f"training job {job_id} not found")
+            session.expire_all()
+            job = owned_job(session, job_id, tenant)
             if cancelled is None and job.status not in (JobStatus.RUNNING, JobStatus.PENDING):
                 raise JobStateConflictError(
                     f"training job {job_id} is already {job.status}; only pending or running "
@@ -441,13 +523,14 @@ class MLModelTrainingService:
                 )
             return to_status(job)
 
-    async def get_training_job_events(self, job_id: uuid.UUID) -> list[JobEventResponse]:
-        return await asyncio.to_thread(self._events, job_id)
+    async def get_training_job_events(
+        self, job_id: uuid.UUID, *, tenant: str = OPEN_TENANT
+    ) -> list[JobEventResponse]:
+        return await asyncio.to_thread(self._events, job_id, tenant)
 
-    def _events(self, job_id: uuid.UUID) -> list[JobEventResponse]:
-        with self.factory() as session:
-            if session.get(TrainingJob, job_id) is None:
-                raise ResourceNotFoundError(f"training job {job_id} not found")
+    def _events(self, job_id: uuid.UUID, tenant: str) -> list[JobEventResponse]:
+        with self.reader() as session:
+            owned_job(session, job_id, tenant)
             events = session.scalars(
                 select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
             ).all()
@@ -467,15 +550,15 @@ class MLModelTrainingService:
     def executor_alive(self) -> bool:
         return self._started and bool(self.executor.alive)
 
-    async def get_training_job_trials(self, job_id: uuid.UUID) -> list[TrialResponse]:
-        return await asyncio.to_thread(self._trials, job_id)
+    async def get_training_job_trials(
+        self, job_id: uuid.UUID, *, tenant: str = OPEN_TENANT
+    ) -> list[TrialResponse]:
+        return await asyncio.to_thread(self._trials, job_id, tenant)
 
-    def _trials(self, job_id: uuid.UUID) -> list[TrialResponse]:
+    def _trials(self, job_id: uuid.UUID, tenant: str) -> list[TrialResponse]:
         """The trials of the job's latest attempt, in the order they were numbered."""
-        with self.factory() as session:
-            job = session.get(TrainingJob, job_id)
-            if job is None:
-                raise ResourceNotFoundError(f"training job {job_id} not found")
+        with self.reader() as session:
+            job = owned_job(session, job_id, tenant)
             trials = session.scalars(
                 select(Trial)
                 .where(Trial.job_id == job_id, Trial.attempt == job.attempt)

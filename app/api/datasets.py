@@ -6,12 +6,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from app.api.deps import ServiceDep
-from app.schemas import DatasetInfo, DatasetList
+from app.api.deps import ServiceDep, TenantDep
+from app.schemas import DatasetInfo, DatasetList, Problem
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
+PROBLEM: dict[str, Any] = {
+    "model": Problem,
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "API keys are configured and none (or a wrong one) was sent", **PROBLEM}
+}
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=UNAUTHENTICATED)
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -38,7 +44,7 @@ UPLOAD_BODY: dict[str, Any] = {
         422: {"description": "Not multipart, no `file`, or not readable as its type", **PROBLEM},
     },
 )
-async def upload_dataset(request: Request, service: ServiceDep) -> DatasetInfo:
+async def upload_dataset(request: Request, service: ServiceDep, tenant: TenantDep) -> DatasetInfo:
     """Upload a data file (multipart field `file`); use the returned `path` to train on it."""
     return await service.upload_dataset(
         content_type=request.headers.get("content-type", ""),
@@ -48,6 +54,6 @@ async def upload_dataset(request: Request, service: ServiceDep) -> DatasetInfo:
 
 
 @router.get("")
-async def list_datasets(service: ServiceDep) -> DatasetList:
+async def list_datasets(service: ServiceDep, tenant: TenantDep) -> DatasetList:
     """The uploaded data files, with their format, size, rows and columns."""
     return await service.list_datasets()

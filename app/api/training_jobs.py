@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from app.api.deps import ServiceDep
+from app.api.deps import ServiceDep, TenantDep
 from app.lifecycle import JobStatus
 from app.schemas import (
     JobEventResponse,
+    Problem,
     TrainingJobList,
     TrainingJobRequest,
     TrainingJobStatusResponse,
@@ -18,15 +19,21 @@ from app.schemas import (
     ValidationReport,
 )
 
-router = APIRouter(prefix="/v1/training-jobs", tags=["training jobs"])
-
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {
+    "model": Problem,
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No job with this id", **PROBLEM}
 }
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"description": "The request is invalid; `errors` names each field", **PROBLEM}
 }
+UNAUTHENTICATED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "API keys are configured and none (or a wrong one) was sent", **PROBLEM}
+}
+
+router = APIRouter(prefix="/v1/training-jobs", tags=["training jobs"], responses=UNAUTHENTICATED)
 
 
 @router.post(
@@ -34,17 +41,21 @@ INVALID: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
         409: {"description": "Idempotency-Key reused with another body", **PROBLEM},
+        413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
+        429: {"description": "Too many pending jobs; see Retry-After", **PROBLEM},
     },
 )
 async def submit_training_job(
     request: TrainingJobRequest,
     service: ServiceDep,
+    tenant: TenantDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255, min_length=1)] = None,
 ) -> TrainingJobStatusResponse:
     """Submit a training job; it runs in the background. Poll the `Location` for its status."""
-    job = await service.submit_training_job(request, idempotency_key=idempotency_key)
+    job = await service.submit_training_job(request, idempotency_key=idempotency_key, tenant=tenant)
     response.headers["Location"] = f"/v1/training-jobs/{job.job_id}"
     return job
 
@@ -52,6 +63,7 @@ async def submit_training_job(
 @router.get("", responses=INVALID)
 async def list_training_jobs(
     service: ServiceDep,
+    tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: JobStatus | None = None,
@@ -65,13 +77,16 @@ async def list_training_jobs(
         status=status,
         model_name=model_name,
         experiment_name=experiment_name,
+        tenant=tenant,
     )
 
 
 @router.get("/{job_id}", responses={**NOT_FOUND, **INVALID})
-async def get_training_job(job_id: uuid.UUID, service: ServiceDep) -> TrainingJobStatusResponse:
+async def get_training_job(
+    job_id: uuid.UUID, service: ServiceDep, tenant: TenantDep
+) -> TrainingJobStatusResponse:
     """The status of one training job."""
-    return await service.get_training_job_status(job_id)
+    return await service.get_training_job_status(job_id, tenant=tenant)
 
 
 @router.post(
@@ -79,26 +94,39 @@ async def get_training_job(job_id: uuid.UUID, service: ServiceDep) -> TrainingJo
     status_code=status.HTTP_202_ACCEPTED,
     responses={**NOT_FOUND, **INVALID, 409: {"description": "The job already finished", **PROBLEM}},
 )
-async def cancel_training_job(job_id: uuid.UUID, service: ServiceDep) -> TrainingJobStatusResponse:
+async def cancel_training_job(
+    job_id: uuid.UUID, service: ServiceDep, tenant: TenantDep
+) -> TrainingJobStatusResponse:
     """Cancel a pending job at once, or stop a running one (within about a second)."""
-    return await service.cancel_training_job(job_id)
+    return await service.cancel_training_job(job_id, tenant=tenant)
 
 
 @router.get("/{job_id}/events", responses={**NOT_FOUND, **INVALID})
-async def list_job_events(job_id: uuid.UUID, service: ServiceDep) -> list[JobEventResponse]:
+async def list_job_events(
+    job_id: uuid.UUID, service: ServiceDep, tenant: TenantDep
+) -> list[JobEventResponse]:
     """Every status and stage transition of the job, oldest first."""
-    return await service.get_training_job_events(job_id)
+    return await service.get_training_job_events(job_id, tenant=tenant)
 
 
 @router.get("/{job_id}/trials", responses={**NOT_FOUND, **INVALID})
-async def list_job_trials(job_id: uuid.UUID, service: ServiceDep) -> list[TrialResponse]:
+async def list_job_trials(
+    job_id: uuid.UUID, service: ServiceDep, tenant: TenantDep
+) -> list[TrialResponse]:
     """The hyperparameter-search trials of the job's latest attempt, as they finish."""
-    return await service.get_training_job_trials(job_id)
+    return await service.get_training_job_trials(job_id, tenant=tenant)
 
 
-@router.post("/validate", responses=INVALID)
+@router.post(
+    "/validate",
+    responses={
+        **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
+        413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
+    },
+)
 async def validate_training_job(
-    request: TrainingJobRequest, service: ServiceDep
+    request: TrainingJobRequest, service: ServiceDep, tenant: TenantDep
 ) -> ValidationReport:
     """Dry run: check the request and read the data; returns the resolved job and a profile."""
     return await service.validate_training_job(request)

@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -103,6 +104,12 @@ def _bundled_loaders() -> dict[str, Any]:
 
 
 BUNDLED_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+
+
+@lru_cache(maxsize=len(BUNDLED_DATASETS))
+def _bundled_frame(name: str) -> pd.DataFrame:
+    frame: pd.DataFrame = _bundled_loaders()[name](as_frame=True).frame
+    return frame
 
 
 def _frame_fingerprint(frame: pd.DataFrame) -> str:
@@ -201,6 +208,16 @@ class LocalDataLayerClient(DataLayerClientInterface):
             raise ConfigurationError.for_field(PATH_FIELD, f"{raw!r} is not a local path")
         if "\x00" in raw:
             raise ConfigurationError.for_field(PATH_FIELD, "the path contains a NUL byte")
+        try:
+            return self._resolve_inside(raw)
+        except OSError as exc:  # a name too long, a symlink loop, ...
+            raise ConfigurationError.for_field(
+                PATH_FIELD, f"the path cannot be used: {exc.strerror or exc}"
+            ) from None
+        except RuntimeError:  # Path.resolve() on a symlink loop (Python < 3.13)
+            raise ConfigurationError.for_field(PATH_FIELD, f"{raw!r} is a symlink loop") from None
+
+    def _resolve_inside(self, raw: str) -> Path:
         given = Path(raw).expanduser()
         candidates = [given] if given.is_absolute() else [root / given for root in self.data_roots]
         inside: list[Path] = []
@@ -270,7 +287,12 @@ class LocalDataLayerClient(DataLayerClientInterface):
             return self._check_s3(config)
         path = self.resolve_path(config.path)
         fmt = format_of(path.name, config.type)
-        size = path.stat().st_size
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ConfigurationError.for_field(
+                PATH_FIELD, f"{path.name} cannot be read: {exc.strerror}"
+            ) from None
         self._check_size(size, path.name)
         return SourceCheck(str(path), fmt, self._header(path, fmt, config, path.name), size)
 
@@ -341,8 +363,7 @@ class LocalDataLayerClient(DataLayerClientInterface):
 
     @staticmethod
     def _load_bundled(name: str) -> pd.DataFrame:
-        frame: pd.DataFrame = _bundled_loaders()[name](as_frame=True).frame
-        return frame
+        return _bundled_frame(name).copy()
 
     def fetch(self, config: DataSourceConfig, columns: Sequence[str] | None = None) -> Dataset:
         try:

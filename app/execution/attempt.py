@@ -25,7 +25,7 @@ import sklearn  # noqa: F401
 from app.clients.data_layer import DataLayerClientInterface
 from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings
-from app.db import create_db_engine, make_session_factory
+from app.db import create_db_engine
 from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
 from app.execution.store import JobStore
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
@@ -39,7 +39,8 @@ from app.trainer.preprocessing import PreprocessingSpec
 
 logger = logging.getLogger(__name__)
 
-# Build the estimator allow-list in the forkserver, once, before any fork.
+
+# Build the estimator allow-list once per process (in the forkserver: before any fork).
 registry()
 
 _STAGE_SPAN = {
@@ -63,6 +64,7 @@ class AttemptPayload:
     """What a child needs; it is pickled to the forkserver, so it holds plain data."""
 
     settings: dict[str, Any]
+    supervisor_pid: int = 0
     data_layer_client: DataLayerClientInterface | None = None
     model_registry_client: ModelRegistryClientInterface | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -72,16 +74,28 @@ class LostClaim(Exception):
     """This attempt no longer holds the job (cancelled, reaped or timed out)."""
 
 
-def _watch_parent(parent: int) -> None:
-    """Die with the forkserver: an attempt whose server went away must not train on alone."""
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a process from a later one with its pid)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _watch_supervisor(pid: int, started: str | None) -> None:
+    """Die with the supervisor: an attempt nobody watches must not train on alone.
+
+    The forkserver is no help here: it stays alive as long as any process it started does.
+    """
 
     def watch() -> None:
         while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
+            time.sleep(0.5)
+            if process_start_time(pid) != started:
                 os.killpg(0, signal.SIGKILL)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 def _vm_size() -> int:
@@ -110,6 +124,9 @@ def training_spec(request: TrainingJobRequest, settings: Settings) -> TrainingSp
         del parameters["n_jobs"]
         n_jobs = settings.max_n_jobs if requested == -1 else min(requested, settings.max_n_jobs)
     tuning = request.hyperparameter_tuning_config
+    tuning_spec = tuning.model_dump(mode="json") if tuning is not None else None
+    if tuning_spec is not None:
+        tuning_spec["parallel_trials"] = min(tuning_spec["parallel_trials"], settings.max_n_jobs)
     return TrainingSpec(
         algorithm=request.algorithm_config.name,
         parameters=parameters,
@@ -121,7 +138,7 @@ def training_spec(request: TrainingJobRequest, settings: Settings) -> TrainingSp
         stratify=request.evaluation_config.stratify,
         n_jobs=n_jobs,
         preprocessing=preprocessing_spec(request),
-        tuning=tuning.model_dump() if tuning is not None else None,
+        tuning=tuning_spec,
     )
 
 
@@ -299,10 +316,11 @@ def default_data_client(settings: Settings) -> DataLayerClientInterface:
 def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     """Entry point of the child process."""
     os.setpgrp()
-    _watch_parent(os.getppid())
+    if payload.supervisor_pid:
+        _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
     settings = Settings(**payload.settings)
     engine = create_db_engine(settings.database_url)
-    store = JobStore(make_session_factory(engine))
+    store = JobStore(engine)
     job_uuid = uuid.UUID(job_id)
     with store.factory() as session:
         job = session.get(TrainingJob, job_uuid)

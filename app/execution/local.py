@@ -123,6 +123,7 @@ class LocalExecutor:
                 self.payload,
                 lease_seconds=self.lease_seconds,
                 poll_interval=self.poll_interval,
+                owner=self.owner,
             )
             thread = threading.Thread(
                 target=self._supervise,

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, case, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from app.db import transaction
+from app.db import make_read_session_factory, make_session_factory, transaction
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
 from app.models import JobEvent, TrainingJob, Trial, utcnow
 
@@ -74,8 +75,9 @@ def _rowcount(result: Any) -> int:
 
 
 class JobStore:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self.factory = factory
+    def __init__(self, engine: Engine) -> None:
+        self.factory = make_session_factory(engine)
+        self.reader = make_read_session_factory(engine)
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -130,20 +132,25 @@ class JobStore:
 
     # -- while running ----------------------------------------------------------------------
 
-    def renew(self, job_id: uuid.UUID, attempt: int, *, lease_seconds: float) -> RunState | None:
-        """Extend the lease; None when the attempt no longer holds the job."""
+    def renew(
+        self, job_id: uuid.UUID, attempt: int, *, lease_seconds: float, owner: str | None = None
+    ) -> RunState | None:
+        """Extend the lease (and name the owner anew); None when the attempt lost the job."""
         now = utcnow()
+        values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds)}
+        if owner is not None:
+            values["lease_owner"] = owner
         with transaction(self.factory) as session:
             row = session.execute(
                 update(TrainingJob)
                 .where(_fence(job_id, attempt))
-                .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                .values(**values)
                 .returning(TrainingJob.cancel_requested)
             ).first()
         return None if row is None else RunState(bool(row.cancel_requested))
 
     def poll(self, job_id: uuid.UUID, attempt: int) -> RunState | None:
-        with self.factory() as session:
+        with self.reader() as session:
             row = session.execute(
                 select(TrainingJob.cancel_requested).where(_fence(job_id, attempt))
             ).first()
@@ -324,7 +331,7 @@ class JobStore:
                 message=f"{reason}; requeued (attempt {attempt} of {max_attempts} used)",
             )
             return "requeued"
-        with self.factory() as session:
+        with self.reader() as session:
             stage = session.scalar(select(TrainingJob.stage).where(TrainingJob.id == job_id))
         text = f"{reason}; gave up after {attempt} of {max_attempts} attempts"
         self.finish(
@@ -339,7 +346,7 @@ class JobStore:
     def reap(self) -> list[tuple[uuid.UUID, str]]:
         """Requeue or fail running jobs whose lease expired: nobody is working on them."""
         now = utcnow()
-        with self.factory() as session:
+        with self.reader() as session:
             rows = session.execute(
                 select(TrainingJob.id, TrainingJob.attempt, TrainingJob.max_attempts).where(
                     TrainingJob.status == JobStatus.RUNNING.value,

@@ -7,6 +7,7 @@ records what happened when the child did not record it itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -33,7 +34,7 @@ def process_context() -> BaseContext:
     with _context_lock:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["app.execution.attempt"])
+            context.set_forkserver_preload(["app.execution.preload"])
             _context = context
         return _context
 
@@ -81,7 +82,9 @@ class Supervisor:
         *,
         lease_seconds: float,
         poll_interval: float,
+        owner: str,
     ) -> None:
+        self.owner = owner
         self.store = store
         self.claim = claim
         self.payload = payload
@@ -93,15 +96,28 @@ class Supervisor:
     def run(self) -> str:
         """Supervise to the end; returns what happened (for logs and tests)."""
         claim = self.claim
+        payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
         process: Any = process_context().Process(  # type: ignore[attr-defined]
             target=run_attempt,
-            args=(str(claim.job_id), claim.attempt, self.payload),
+            args=(str(claim.job_id), claim.attempt, payload),
             name=f"trainyard-job-{claim.job_id}",
         )
-        process.start()
+        try:
+            process.start()
+        except Exception as exc:
+            logger.exception("could not start the attempt of job %s", claim.job_id)
+            return self.store.lost(
+                claim.job_id,
+                claim.attempt,
+                claim.max_attempts,
+                reason=f"the training process could not be started ({type(exc).__name__}: {exc})",
+            )
         self.pid = process.pid
         renew_every = self.lease_seconds / 3
-        last_renew = 0.0  # renew at once: starting the process may have taken a while
+        # Renew at once (starting the process may have taken a while), and record which
+        # process group runs the attempt, for operators and for the tests that kill it.
+        owner: str | None = f"{self.owner} pgid={process.pid}"
+        last_renew = 0.0
         reason: str | None = None
         try:
             while True:
@@ -113,8 +129,9 @@ class Supervisor:
                     break
                 if time.monotonic() - last_renew >= renew_every:
                     state = self.store.renew(
-                        claim.job_id, claim.attempt, lease_seconds=self.lease_seconds
+                        claim.job_id, claim.attempt, lease_seconds=self.lease_seconds, owner=owner
                     )
+                    owner = None
                     last_renew = time.monotonic()
                 else:
                     state = self.store.poll(claim.job_id, claim.attempt)
@@ -148,7 +165,7 @@ class Supervisor:
                 f"the attempt exceeded max_runtime_seconds={claim.max_runtime_seconds} "
                 "and was stopped"
             )
-            with self.store.factory() as session:
+            with self.store.reader() as session:
                 from app.models import TrainingJob
 
                 stage = session.get(TrainingJob, claim.job_id)

@@ -113,6 +113,26 @@ def registry() -> dict[str, AlgorithmInfo]:
     return dict(sorted(found.items()))
 
 
+_IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$|^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _import_path(value: Any) -> str | None:
+    """A string (at any depth) that names a module attribute, like ``os.system``."""
+    if isinstance(value, str):
+        return value if _IMPORT_PATH.match(value) else None
+    if isinstance(value, list | tuple):
+        values: list[Any] = list(value)
+    elif isinstance(value, dict):
+        values = [*value.keys(), *value.values()]
+    else:
+        return None
+    for item in values:
+        found = _import_path(item)
+        if found is not None:
+            return found
+    return None
+
+
 def get_algorithm(name: str, field: str = "algorithm_config.name") -> AlgorithmInfo:
     try:
         return registry()[name]
@@ -128,6 +148,13 @@ def build_estimator(
     field: str = "algorithm_config.parameters",
 ) -> BaseEstimator:
     """Instantiate the estimator and run scikit-learn's own parameter validation on it."""
+    for name, value in parameters.items():
+        suspicious = _import_path(value)
+        if suspicious is not None:
+            raise SpecError(
+                f"{field}.{name}",
+                f"{suspicious!r} looks like an import path; parameters take plain values only",
+            )
     unknown = [p for p in parameters if p not in info.defaults]
     if unknown:
         name = unknown[0]

@@ -14,12 +14,15 @@ from app.trainer.algorithms import CLASSIFICATION
 
 def _classification(model: Any, X: Any, y: Any) -> dict[str, float]:
     predicted = model.predict(X)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        y, predicted, average="macro", zero_division=0
+    )
     scores = {
         "accuracy": skm.accuracy_score(y, predicted),
         "balanced_accuracy": skm.balanced_accuracy_score(y, predicted),
-        "precision_macro": skm.precision_score(y, predicted, average="macro", zero_division=0),
-        "recall_macro": skm.recall_score(y, predicted, average="macro", zero_division=0),
-        "f1_macro": skm.f1_score(y, predicted, average="macro", zero_division=0),
+        "precision_macro": precision,
+        "recall_macro": recall,
+        "f1_macro": f1,
     }
     classes = getattr(model, "classes_", None)
     probabilities = None

@@ -50,7 +50,8 @@ class CategoricalAsText(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, X: Any) -> np.ndarray[Any, Any]:
         frame = pd.DataFrame(X)
         missing = frame.isna().to_numpy()
-        out = frame.astype(str).to_numpy(dtype=object)
+        # A copy: under pandas' copy-on-write, to_numpy() may hand back a read-only view.
+        out = np.array(frame.astype(str), dtype=object, copy=True)
         out[missing] = np.nan
         return out
 

@@ -339,3 +339,11 @@ def test_a_column_projected_parquet_read_fingerprints_the_columns_it_reads(
     whole = client.fetch(source("one.parquet")).fingerprint
     assert whole.startswith("xxh3_128:")
     assert whole != client.fetch(source("two.parquet")).fingerprint
+
+
+def test_unusable_paths_are_configuration_errors(client: LocalDataLayerClient, root: Path) -> None:
+    with pytest.raises(ConfigurationError, match="the path cannot be used: File name too long"):
+        client.check_source(source("0" * 1000 + ".csv"))
+    (root / "loop.csv").symlink_to(root / "loop.csv")
+    with pytest.raises(ConfigurationError, match="data_source_config.path"):
+        client.check_source(source("loop.csv"))

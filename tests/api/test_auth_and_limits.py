@@ -1,0 +1,158 @@
+"""API keys and tenants, and the caps that keep one caller from exhausting the machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.auth import hash_key
+from app.main import create_app
+from tests.conftest import job_request, make_settings, wait_for_job
+
+KEY_A, KEY_B = "key-of-team-a", "key-of-team-b"
+
+
+@pytest.fixture
+def keyed(database_url: str, tmp_path: Path, data_root: Path) -> Iterator[TestClient]:
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        data_root,
+        api_keys=[f"team-a:{hash_key(KEY_A)}", f"team-b:{hash_key(KEY_B)}"],
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_keys_are_required_and_checked(keyed: TestClient) -> None:
+    missing = keyed.get("/v1/training-jobs")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert keyed.get("/v1/training-jobs", headers=bearer("wrong")).status_code == 401
+    assert keyed.post("/v1/training-jobs", json=job_request()).status_code == 401
+    assert keyed.get("/v1/training-jobs", headers=bearer(KEY_A)).status_code == 200
+    assert keyed.get("/v1/training-jobs", headers={"X-API-Key": KEY_B}).status_code == 200
+    assert keyed.get("/healthz").status_code == 200
+    assert keyed.get("/readyz").status_code == 200
+
+
+def test_a_tenant_cannot_reach_another_tenants_job(keyed: TestClient) -> None:
+    job_id = keyed.post("/v1/training-jobs", json=job_request(), headers=bearer(KEY_A)).json()[
+        "job_id"
+    ]
+    done = wait_for_job_as(keyed, job_id, KEY_A)
+    assert done["status"] == "completed"
+    for method, path in [
+        ("GET", f"/v1/training-jobs/{job_id}"),
+        ("GET", f"/v1/training-jobs/{job_id}/events"),
+        ("GET", f"/v1/training-jobs/{job_id}/trials"),
+        ("POST", f"/v1/training-jobs/{job_id}/cancel"),
+    ]:
+        response = keyed.request(method, path, headers=bearer(KEY_B))
+        assert response.status_code == 404, (method, path, response.text)
+    assert keyed.get("/v1/training-jobs", headers=bearer(KEY_B)).json()["total"] == 0
+    assert keyed.get("/v1/training-jobs", headers=bearer(KEY_A)).json()["total"] == 1
+    # The same Idempotency-Key in two tenants names two different jobs.
+    first = keyed.post(
+        "/v1/training-jobs", json=job_request(), headers={**bearer(KEY_A), "Idempotency-Key": "k"}
+    ).json()["job_id"]
+    second = keyed.post(
+        "/v1/training-jobs", json=job_request(), headers={**bearer(KEY_B), "Idempotency-Key": "k"}
+    ).json()["job_id"]
+    assert first != second
+
+
+def wait_for_job_as(client: TestClient, job_id: str, key: str) -> dict[str, object]:
+    client.headers.update(bearer(key))
+    try:
+        return wait_for_job(client, job_id)
+    finally:
+        del client.headers["Authorization"]
+
+
+def test_a_body_over_the_limit_is_a_413(client: TestClient) -> None:
+    big = job_request(tags={f"t{i}": "x" * 30_000 for i in range(40)})
+    response = client.post("/v1/training-jobs", json=big)
+    assert response.status_code == 413
+    assert "TRAINYARD_MAX_REQUEST_BYTES" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (
+            {
+                "algorithm_config": {
+                    "name": "RandomForestClassifier",
+                    "parameters": {"n_estimators": 10**6},
+                }
+            },
+            "algorithm_config.parameters.n_estimators",
+        ),
+        (
+            {
+                "algorithm_config": {"name": "LogisticRegression"},
+                "hyperparameter_tuning_config": {
+                    "strategy": "random",
+                    "search_space": {"max_iter": {"type": "int", "low": 10, "high": 10**9}},
+                },
+            },
+            "hyperparameter_tuning_config.search_space.max_iter",
+        ),
+        (
+            {
+                "algorithm_config": {
+                    "name": "KNeighborsClassifier",
+                    "parameters": {"metric": "os.system"},
+                }
+            },
+            "algorithm_config.parameters.metric",
+        ),
+        (
+            {"algorithm_config": {"name": "SVC", "parameters": {"kernel": "subprocess:run"}}},
+            "algorithm_config.parameters.kernel",
+        ),
+        (
+            {"resource_config": {"max_runtime_seconds": 10**7}},
+            "resource_config.max_runtime_seconds",
+        ),
+    ],
+)
+def test_absurd_work_and_executable_input_are_refused(
+    client: TestClient, overrides: dict[str, object], field: str
+) -> None:
+    response = client.post("/v1/training-jobs", json=job_request(**overrides))
+    assert response.status_code == 422, response.text
+    assert field in {e["field"] for e in response.json()["errors"]}
+
+
+def test_too_many_pending_jobs_is_a_429_with_retry_after(
+    database_url: str, tmp_path: Path, data_root: Path
+) -> None:
+    settings = make_settings(
+        database_url, tmp_path, data_root, max_pending_jobs_per_tenant=2, max_concurrent_jobs=1
+    )
+    with TestClient(create_app(settings)) as client:
+        from tests.execution.helpers import DIGITS, ENDLESS_FIT
+
+        running = client.post(
+            "/v1/training-jobs",
+            json=job_request(data_source_config=DIGITS, algorithm_config=ENDLESS_FIT),
+        ).json()["job_id"]
+        wait_for_job(client, running, statuses={"running"})
+        for _ in range(2):
+            assert client.post("/v1/training-jobs", json=job_request()).status_code == 202
+        refused = client.post("/v1/training-jobs", json=job_request())
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert "TRAINYARD_MAX_PENDING_JOBS_PER_TENANT" in refused.json()["detail"]
+        client.post(f"/v1/training-jobs/{running}/cancel")
+        wait_for_job(client, running)

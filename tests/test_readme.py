@@ -1,0 +1,43 @@
+"""The README's curl walkthrough works as written, against a real server."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from app.config import Settings
+from tests.execution.helpers import ROOT, Server, settings_env, wait_status
+
+
+def walkthrough() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Walkthrough with curl", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)[0]
+
+
+def test_readme_walkthrough_runs_as_written(settings: Settings, tmp_path: Path) -> None:
+    server = Server(settings_env(settings), tmp_path / "server.log").start()
+    try:
+        script = walkthrough().replace("http://127.0.0.1:8000", server.url)
+        script = script.replace("/tmp/job.json", str(tmp_path / "job.json"))
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script + '\necho "JOB=$JOB"'],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        job_id = done.stdout.strip().rsplit("JOB=", 1)[1]
+        assert '"status":"pending"' in done.stdout
+        assert '"status":"completed"' in done.stdout
+        assert '"stage":"storing_artifacts"' in done.stdout  # the events call
+        with httpx.Client(base_url=server.url) as http:
+            job = wait_status(http, job_id, {"completed", "failed"})
+        assert job["status"] == "completed", job
+        assert job["metrics"]["validation_accuracy"] > 0.9
+        assert job["experiment_name"] == "iris"
+    finally:
+        server.stop()
