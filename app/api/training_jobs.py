@@ -65,7 +65,7 @@ async def list_training_jobs(
     service: ServiceDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     status: JobStatus | None = None,
     model_name: Annotated[str | None, Query(max_length=128)] = None,
     experiment_name: Annotated[str | None, Query(max_length=256)] = None,
