@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     def _split(cls, value: Any) -> Any:
         return _split_list(value)
 
+    # Data sources and uploads (see app/clients/data_layer.py and app/clients/url_policy.py).
+    data_allowed_hosts: Annotated[list[str], NoDecode] = []
+    s3_allowed_buckets: Annotated[list[str], NoDecode] = []
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = Field(default="", repr=False)
+    remote_timeout_seconds: float = Field(default=30.0, gt=0)
+    data_layer_client: str = ""
+    max_upload_bytes: int = Field(default=512 * 1024**2, ge=1)
+
+    @field_validator("data_allowed_hosts", "s3_allowed_buckets", mode="before")
+    @classmethod
+    def _split_data_lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

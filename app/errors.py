@@ -15,6 +15,7 @@ from app.exceptions import (
     AuthenticationError,
     ConfigurationError,
     DataAccessError,
+    DatasetExistsError,
     IdempotencyConflictError,
     JobStateConflictError,
     ModelRegistryError,
@@ -41,6 +42,7 @@ PROBLEMS: dict[type[TrainyardError], tuple[int, str]] = {
     TooManyJobsError: (429, "too-many-pending-jobs"),
     PayloadTooLargeError: (413, "payload-too-large"),
     TrainingJobError: (500, "training-job"),
+    DatasetExistsError: (409, "dataset-exists"),
 }
 
 

@@ -68,3 +68,7 @@ class PayloadTooLargeError(TrainyardError):
 
 class IdempotencyConflictError(TrainyardError):
     """An Idempotency-Key was reused with a different request body."""
+
+
+class DatasetExistsError(TrainyardError):
+    """An upload would replace a data file that is already there."""

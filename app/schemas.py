@@ -47,7 +47,8 @@ class DataSourceConfig(_Strict):
         max_length=4096,
         description=(
             "A file under a data root (relative paths resolve against the first root), "
-            "or a bundled dataset such as `sklearn://iris`."
+            "a bundled dataset such as `sklearn://iris`, `https://` from an allowed host, "
+            "or `s3://` from an allowed bucket."
         ),
         examples=["sklearn://iris", "customers.csv"],
     )
@@ -207,6 +208,28 @@ class EvaluationConfig(_Strict):
     stratify: bool = Field(default=True, description="Stratify the split for classification.")
 
 
+class PreprocessingConfig(_Strict):
+    """How feature columns are prepared inside the saved pipeline; automatic by default."""
+
+    enabled: bool = Field(
+        default=True, description="false: no preprocessing; every feature must be numeric."
+    )
+    numeric_imputation: Literal["mean", "median", "most_frequent"] = "median"
+    scaler: Literal["auto", "standard", "minmax", "robust", "none"] = Field(
+        default="auto",
+        description="`auto`: standardise for estimators that need it (linear, SVM, kNN, MLP).",
+    )
+    categorical_imputation: Literal["most_frequent", "constant"] = Field(
+        default="most_frequent", description="`constant` makes missing a category of its own."
+    )
+    encoder: Literal["onehot", "ordinal"] = Field(
+        default="onehot", description="Unknown categories are ignored (one-hot) or -1 (ordinal)."
+    )
+    max_categories: int | None = Field(
+        default=None, ge=2, le=10_000, description="Rarer categories are grouped together."
+    )
+
+
 class TrainingJobRequest(_Strict):
     """A training job as submitted."""
 
@@ -243,6 +266,9 @@ class TrainingJobRequest(_Strict):
     evaluation_config: EvaluationConfig = Field(default_factory=EvaluationConfig)
     experiment_name: str | None = Field(default=None, min_length=1, max_length=256)
     tags: dict[str, JsonValue] | None = None
+    preprocessing: PreprocessingConfig | None = Field(
+        default=None, description="Feature preprocessing; automatic when omitted."
+    )
 
     @field_validator("tags")
     @classmethod
@@ -376,3 +402,51 @@ class AlgorithmResponse(BaseModel):
 class AlgorithmList(BaseModel):
     items: list[AlgorithmResponse]
     total: int
+
+
+class ColumnProfile(BaseModel):
+    name: str
+    dtype: str
+    kind: Literal["numeric", "categorical", "datetime", "target"]
+    missing: int
+    distinct: int
+
+
+class DataProfile(BaseModel):
+    rows: int
+    columns: int
+    rows_dropped_missing_target: int
+    column_profiles: list[ColumnProfile]
+    class_balance: dict[str, int] | None = Field(
+        default=None, description="Rows per class of the target (classification)."
+    )
+    target_summary: dict[str, float] | None = Field(
+        default=None, description="min, max, mean, std of the target (regression)."
+    )
+
+
+class ValidationReport(BaseModel):
+    """The outcome of a dry run: what a job with this request would train on."""
+
+    valid: bool
+    resolved: dict[str, Any]
+    data: dict[str, Any]
+    profile: DataProfile
+    notes: list[str] = Field(default_factory=list)
+
+
+class DatasetInfo(BaseModel):
+    """An uploaded data file; `path` is what `data_source_config.path` takes."""
+
+    path: str
+    name: str
+    format: DataFormat
+    size_bytes: int
+    rows: int | None = None
+    columns: list[str] | None = None
+    fingerprint: str | None = None
+    uploaded_at: datetime
+
+
+class DatasetList(BaseModel):
+    items: list[DatasetInfo]

@@ -8,7 +8,9 @@ import json
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -28,6 +30,7 @@ from app.db import (
 )
 from app.exceptions import (
     ConfigurationError,
+    DataAccessError,
     FieldError,
     IdempotencyConflictError,
     JobStateConflictError,
@@ -43,6 +46,9 @@ from app.models import JobEvent, TrainingJob, Trial, utcnow
 from app.schemas import (
     AlgorithmList,
     AlgorithmResponse,
+    DataProfile,
+    DatasetInfo,
+    DatasetList,
     JobError,
     JobEventResponse,
     RegistryInfo,
@@ -50,8 +56,9 @@ from app.schemas import (
     TrainingJobRequest,
     TrainingJobStatusResponse,
     TrialResponse,
+    ValidationReport,
 )
-from app.trainer import SpecError
+from app.trainer import DataError, SpecError
 from app.trainer.algorithms import AlgorithmInfo, build_estimator, get_algorithm
 from app.trainer.tuning import check_search
 
@@ -178,7 +185,20 @@ class MLModelTrainingService:
 
     # -- validation -------------------------------------------------------------------------
 
-    def validate_request(self, request: TrainingJobRequest) -> ValidatedRequest:
+    def _readable_by(self, location: str, tenant: str) -> bool:
+        """Uploads are per tenant: with API keys on, another tenant's upload is not there."""
+        if not tenant:
+            return True
+        path = Path(location)
+        for root in self.settings.data_roots:
+            uploads = Path(root).expanduser().resolve() / "uploads"
+            if path.is_relative_to(uploads) and not path.is_relative_to(uploads / tenant):
+                return False
+        return True
+
+    def validate_request(
+        self, request: TrainingJobRequest, tenant: str = OPEN_TENANT
+    ) -> ValidatedRequest:
         """Every check that is cheap enough to make before accepting a job."""
         errors: list[FieldError] = []
         algorithm: AlgorithmInfo | None = None
@@ -230,6 +250,10 @@ class MLModelTrainingService:
             source = self.data_layer_client.check_source(request.data_source_config)
         except ConfigurationError as exc:
             errors.extend(exc.errors or [FieldError("data_source_config", exc.message)])
+        if source is not None and not self._readable_by(source.location, tenant):
+            path = request.data_source_config.path
+            errors.append(FieldError("data_source_config.path", f"no such file: {path!r}"))
+            source = None
         if source is not None and source.columns is not None:
             config = request.data_source_config
             wanted = [*(config.feature_columns or []), config.target_column]
@@ -315,7 +339,7 @@ class MLModelTrainingService:
             replay = self._replay(idempotency_key, digest, tenant)
             if replay is not None:
                 return replay, False
-        validated = self.validate_request(request)
+        validated = self.validate_request(request, tenant)
         try:
             with transaction(self.factory) as session:
                 self._check_pending_cap(session, tenant)
@@ -614,3 +638,99 @@ class MLModelTrainingService:
         from app.job_stats import collect
 
         return await asyncio.to_thread(collect, self.engine, self.reader)
+
+    # -- data: dry run and uploads (issue 4) ------------------------------------------------
+
+    async def validate_training_job(
+        self, request: TrainingJobRequest, *, tenant: str = OPEN_TENANT
+    ) -> ValidationReport:
+        """Every submit check plus a real read of the data; trains nothing, creates no job."""
+        return await asyncio.to_thread(self._dry_run, request, tenant)
+
+    def _dry_run(self, request: TrainingJobRequest, tenant: str) -> ValidationReport:
+        from app.execution.attempt import training_spec
+        from app.trainer.profile import check_data
+
+        validated = self.validate_request(request, tenant)
+        config = request.data_source_config
+        columns = (
+            [*config.feature_columns, config.target_column] if config.feature_columns else None
+        )
+        try:
+            dataset = self.data_layer_client.fetch(config, columns=columns)
+        except DataAccessError as exc:
+            raise DataAccessError(
+                exc.message, errors=[FieldError("data_source_config.path", exc.message)]
+            ) from None
+        spec = training_spec(request, self.settings)
+        try:
+            report = check_data(spec, dataset.frame)
+        except SpecError as exc:
+            raise ConfigurationError.for_field(exc.field, exc.message) from None
+        except DataError as exc:
+            raise DataAccessError(
+                exc.message, errors=[FieldError("data_source_config", exc.message)]
+            ) from None
+        resolved = {
+            "algorithm": validated.algorithm.name,
+            "task": report.task,
+            "estimator_parameters": _plain(report.estimator_parameters),
+            "target_column": config.target_column,
+            "feature_columns": report.feature_columns,
+            "column_kinds": report.column_kinds,
+            "preprocessing": {**asdict(spec.preprocessing), "scaled": report.scaled},
+            "evaluation": request.evaluation_config.model_dump(mode="json"),
+            "hyperparameter_tuning": spec.tuning,
+            "n_jobs": spec.n_jobs,
+            "max_runtime_seconds": validated.max_runtime_seconds,
+        }
+        data = {
+            "location": dataset.location,
+            "format": dataset.format,
+            "fingerprint": dataset.fingerprint,
+            "size_bytes": dataset.size_bytes,
+            "rows": int(len(dataset.frame)),
+            "columns": int(dataset.frame.shape[1]),
+        }
+        return ValidationReport(
+            valid=True,
+            resolved=resolved,
+            data=data,
+            profile=DataProfile.model_validate(report.profile),
+            notes=report.notes,
+        )
+
+    async def upload_dataset(
+        self,
+        *,
+        content_type: str,
+        content_length: str | None,
+        body: AsyncIterator[bytes],
+        tenant: str = OPEN_TENANT,
+    ) -> DatasetInfo:
+        """Stream a multipart upload into ``<first data root>/uploads``."""
+        from app.datasets import DatasetStore
+
+        store = DatasetStore(self.settings, tenant)
+        return await store.receive(
+            content_type=content_type, content_length=content_length, body=body
+        )
+
+    async def list_datasets(self, *, tenant: str = OPEN_TENANT) -> DatasetList:
+        from app.datasets import DatasetStore
+
+        items = await asyncio.to_thread(DatasetStore(self.settings, tenant).list_all)
+        return DatasetList(items=items)
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready estimator parameters (numpy scalars as numbers, objects by their repr)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, bool | int | float | str):
+            out[key] = value
+        elif hasattr(value, "item"):
+            out[key] = value.item()
+        else:
+            out[key] = repr(value)
+    return out

@@ -17,6 +17,7 @@ from app.schemas import (
     TrainingJobRequest,
     TrainingJobStatusResponse,
     TrialResponse,
+    ValidationReport,
 )
 
 PROBLEM: dict[str, Any] = {
@@ -65,7 +66,7 @@ async def list_training_jobs(
     service: ServiceDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     status: JobStatus | None = None,
     model_name: Annotated[str | None, Query(max_length=128)] = None,
     experiment_name: Annotated[str | None, Query(max_length=256)] = None,
@@ -135,3 +136,18 @@ async def get_job_logs(
     """The log of each attempt (the traceback when it failed), oldest first; empty while queued."""
     text = await service.get_training_job_logs(job_id, attempt=attempt, tenant=tenant)
     return PlainTextResponse(text)
+
+
+@router.post(
+    "/validate",
+    responses={
+        **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
+        413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
+    },
+)
+async def validate_training_job(
+    request: TrainingJobRequest, service: ServiceDep, tenant: TenantDep
+) -> ValidationReport:
+    """Dry run: check the request and read the data; returns the resolved job and a profile."""
+    return await service.validate_training_job(request, tenant=tenant)

@@ -137,9 +137,16 @@ def training_spec(request: TrainingJobRequest, settings: Settings) -> TrainingSp
         random_state=request.evaluation_config.random_state,
         stratify=request.evaluation_config.stratify,
         n_jobs=n_jobs,
-        preprocessing=PreprocessingSpec(),
+        preprocessing=preprocessing_spec(request),
         tuning=tuning_spec,
     )
+
+
+def preprocessing_spec(request: TrainingJobRequest) -> PreprocessingSpec:
+    config = request.preprocessing
+    if config is None:
+        return PreprocessingSpec()
+    return PreprocessingSpec(**config.model_dump())
 
 
 class AttemptRunner:
@@ -308,11 +315,10 @@ def _jsonable(values: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def default_data_client(settings: Settings) -> DataLayerClientInterface:
-    from app.clients.data_layer import LocalDataLayerClient
+    """The client ``TRAINYARD_DATA_LAYER_CLIENT`` names, else the default one."""
+    from app.clients.data_layer import build_data_client
 
-    return LocalDataLayerClient(
-        settings.data_roots, max_rows=settings.max_rows, max_bytes=settings.max_bytes
-    )
+    return build_data_client(settings)
 
 
 def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:

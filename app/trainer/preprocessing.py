@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -70,9 +72,11 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         frame = pd.DataFrame(X)
         columns = []
         for name in frame.columns:
-            values = pd.to_datetime(frame[name], errors="coerce", utc=True)
+            # Timestamps, dates, or ISO 8601 text (JSON rows at prediction time).
+            values = _to_datetime(frame[name])
             for part in self.parts:
-                columns.append(getattr(values.dt, part).astype("float64").to_numpy())
+                attribute = "day_of_week" if part == "weekday" else part
+                columns.append(getattr(values.dt, attribute).astype("float64").to_numpy())
         return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
@@ -87,6 +91,37 @@ class ColumnKinds:
     datetime: list[str]
 
 
+ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+)
+DATETIME_SAMPLE = 1000
+
+
+def looks_like_datetime(values: pd.Series) -> bool:
+    """Text columns whose sampled non-missing values are all ISO 8601 dates or timestamps.
+
+    Other date spellings (``03/04/2021``) are ambiguous (day or month first?) and stay
+    categories; write them as ISO 8601 to have them expanded.
+    """
+    sample = values.dropna().head(DATETIME_SAMPLE)
+    if sample.empty:
+        return False
+    if all(isinstance(v, date) for v in sample):  # pyarrow reads a date-only column so
+        return True
+    return bool(
+        all(isinstance(v, str) and ISO_DATETIME.match(v.strip()) for v in sample)
+        and _to_datetime(sample).notna().all()
+    )
+
+
+def _to_datetime(values: pd.Series) -> pd.Series:
+    """UTC timestamps from datetimes, ``date`` objects or ISO 8601 text (else missing)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.to_datetime(values, utc=True)
+    text = values.map(lambda v: v.isoformat() if isinstance(v, date) else v)
+    return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+
+
 def classify_columns(frame: pd.DataFrame) -> ColumnKinds:
     numeric, categorical, datetime = [], [], []
     for name in frame.columns:
@@ -96,6 +131,8 @@ def classify_columns(frame: pd.DataFrame) -> ColumnKinds:
         elif pd.api.types.is_numeric_dtype(dtype):
             numeric.append(name)
         elif pd.api.types.is_datetime64_any_dtype(dtype):
+            datetime.append(name)
+        elif looks_like_datetime(frame[name]):
             datetime.append(name)
         else:
             categorical.append(name)

@@ -156,3 +156,22 @@ def test_too_many_pending_jobs_is_a_429_with_retry_after(
         assert "TRAINYARD_MAX_PENDING_JOBS_PER_TENANT" in refused.json()["detail"]
         client.post(f"/v1/training-jobs/{running}/cancel")
         wait_for_job(client, running)
+
+
+def test_uploads_belong_to_their_tenant(keyed: TestClient) -> None:
+    csv = b"a,b,y\n" + b"1,2,0\n3,4,1\n" * 10
+    uploaded = keyed.post(
+        "/v1/datasets", files={"file": ("mine.csv", csv, "text/csv")}, headers=bearer(KEY_A)
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    path = uploaded.json()["path"]
+    assert path == "uploads/team-a/mine.csv"
+    assert [
+        d["path"] for d in keyed.get("/v1/datasets", headers=bearer(KEY_A)).json()["items"]
+    ] == [path]
+    assert keyed.get("/v1/datasets", headers=bearer(KEY_B)).json()["items"] == []
+    body = job_request(data_source_config={"path": path, "target_column": "y"})
+    refused = keyed.post("/v1/training-jobs", json=body, headers=bearer(KEY_B))
+    assert refused.status_code == 422
+    assert "no such file" in refused.json()["detail"]
+    assert keyed.post("/v1/training-jobs", json=body, headers=bearer(KEY_A)).status_code == 202
