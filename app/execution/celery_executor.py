@@ -87,7 +87,7 @@ class CeleryExecutor:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._flush()  # what was submitted must not wait for the next start's reaper
+        self.flush()  # what was submitted must not wait for the next start's reaper
         self.celery.close()
 
     # -- publishing -------------------------------------------------------------------------
@@ -105,7 +105,8 @@ class CeleryExecutor:
             self._published[job_id] = time.monotonic()
         return True
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Publish what ``notify`` queued, in order, until the broker refuses."""
         with self._lock:
             jobs, self._outbox = self._outbox, []
         for index, job_id in enumerate(jobs):
@@ -143,7 +144,7 @@ class CeleryExecutor:
                 if time.monotonic() >= next_reap:
                     next_reap = time.monotonic() + self.reaper_interval
                     self.reap()
-                self._flush()
+                self.flush()
             except Exception:
                 logger.exception("celery dispatcher iteration failed; retrying")
             self._wake.wait(timeout=max(0.0, min(1.0, next_reap - time.monotonic())))

@@ -47,6 +47,21 @@ def redis_problem(url: str = REDIS_URL) -> str | None:
     return None
 
 
+def redis_or_skip() -> str:
+    """The test Redis URL, flushed; skip without Redis, fail in CI (REQUIRE_SERVICES)."""
+    import pytest
+
+    from tests.conftest import REQUIRE_SERVICES
+
+    problem = redis_problem()
+    if problem is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{problem}, and CI requires Redis (TRAINYARD_TEST_REDIS_URL)")
+        pytest.skip(f"the Celery tests need Redis (TRAINYARD_TEST_REDIS_URL): {problem}")
+    flush_redis()
+    return REDIS_URL
+
+
 def flush_redis(url: str = REDIS_URL) -> None:
     import redis
 

@@ -21,20 +21,18 @@ from app.lifecycle import JobStage, JobStatus
 from app.main import create_app
 from app.models import JobEvent, TrainingJob
 from tests.conftest import (
-    REQUIRE_SERVICES,
     job_request,
     make_settings,
     truncate_postgres,
     wait_for_job,
 )
 from tests.execution.celery_workers import (
-    REDIS_URL,
     Worker,
     attempt_processes,
     descendants,
     flush_redis,
     redis_counts,
-    redis_problem,
+    redis_or_skip,
     start_workers,
     wait_until_gone,
 )
@@ -51,13 +49,7 @@ LONG_JOB = job_request(
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    problem = redis_problem()
-    if problem is not None:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{problem}, and CI requires Redis (TRAINYARD_TEST_REDIS_URL)")
-        pytest.skip(f"the Celery tests need Redis: {problem}")
-    flush_redis()
-    yield REDIS_URL
+    yield redis_or_skip()
     flush_redis()
 
 
