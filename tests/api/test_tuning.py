@@ -59,7 +59,9 @@ def test_random_and_halving_on_a_regression_dataset(client: TestClient, strategy
             algorithm_config={"name": "Ridge"},
             hyperparameter_tuning_config={
                 "strategy": strategy,
-                "search_space": {"alpha": {"type": "float", "low": 0.001, "high": 100, "log": True}},
+                "search_space": {
+                    "alpha": {"type": "float", "low": 0.001, "high": 100, "log": True}
+                },
                 "objective_metric": "neg_root_mean_squared_error",
                 "max_trials": 9,
                 "cv_folds": 3,
