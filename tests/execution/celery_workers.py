@@ -138,6 +138,18 @@ def attempt_processes(worker_pid: int) -> list[int]:
     return [pid for pid in below if (stat := _stat(pid)) is not None and stat[2] in groups]
 
 
+def describe(pids: list[int]) -> list[str]:
+    """pid, state, parent and command line of each process, for assertion messages."""
+    out = []
+    for pid in pids:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+        except OSError:
+            command = b"?"
+        out.append(f"{pid} {_stat(pid)} {command.decode(errors='replace')}")
+    return out
+
+
 def wait_until_gone(pids: list[int], timeout: float) -> list[int]:
     """Wait for the processes to end; returns those still alive after ``timeout``."""
     deadline = time.monotonic() + timeout

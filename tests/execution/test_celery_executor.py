@@ -30,6 +30,7 @@ from tests.execution.celery_workers import (
     Worker,
     attempt_processes,
     descendants,
+    describe,
     flush_redis,
     redis_counts,
     redis_or_skip,
@@ -192,7 +193,8 @@ def test_kill_9_of_a_worker_mid_job_requeues_it_to_the_other_and_fences_the_dead
 
         victim.kill()
         # The forkserver and the attempt die with their worker; nothing trains on alone.
-        assert wait_until_gone(doomed, timeout=10) == []
+        left = wait_until_gone(doomed, timeout=20)
+        assert left == [], describe(left)
 
         # The lease expires, the API's reaper requeues and publishes, the survivor claims.
         wait_running(client, job_id, attempt=2, stage=None)
