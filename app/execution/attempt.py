@@ -84,6 +84,27 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _release_forkserver() -> None:
+    """Let the forkserver die with the process that started it.
+
+    Every process the forkserver starts holds a copy of the pipe whose end-of-file tells the
+    forkserver that its owner is gone. While an attempt held it, a supervisor killed with
+    SIGKILL (a Celery worker, the API) left its forkserver running, so ``_watch_parent`` saw
+    nothing and the attempt trained on alone until its next fenced write failed.
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if server is not None and fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+        server._forkserver_address = None
+
+
 def _vm_size() -> int:
     with open("/proc/self/status") as handle:
         for line in handle:
@@ -294,6 +315,7 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     """Entry point of the child process."""
     os.setpgrp()
     _watch_parent(os.getppid())
+    _release_forkserver()
     settings = Settings(**payload.settings)
     engine = create_db_engine(settings.database_url)
     store = JobStore(make_session_factory(engine))

@@ -189,10 +189,14 @@ def test_kill_9_of_a_worker_mid_job_requeues_it_to_the_other_and_fences_the_dead
         victim = next(w for w in pool if w.pid == owner_pid(first))
         survivor = next(w for w in pool if w is not victim)
         doomed = descendants(victim.pid)
-        assert attempt_processes(victim.pid), "the attempt's process was not found"
+        training = attempt_processes(victim.pid)
+        assert training, "the attempt's process was not found"
 
         victim.kill()
-        # The forkserver and the attempt die with their worker; nothing trains on alone.
+        # The attempt dies with its worker at once (it does not train on alone until its
+        # next fenced write fails); the forkserver and resource tracker follow.
+        left = wait_until_gone(training, timeout=3)
+        assert left == [], describe(left)
         left = wait_until_gone(doomed, timeout=20)
         assert left == [], describe(left)
 
