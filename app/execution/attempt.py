@@ -84,6 +84,20 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel SIGKILL this process the moment its parent (the forkserver)
+    exits: no need for the watch thread to be scheduled on a busy machine."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.killpg(0, signal.SIGKILL)
+
+
 def _release_forkserver() -> None:
     """Let the forkserver die with the process that started it.
 
@@ -314,7 +328,9 @@ def default_data_client(settings: Settings) -> DataLayerClientInterface:
 def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     """Entry point of the child process."""
     os.setpgrp()
-    _watch_parent(os.getppid())
+    parent = os.getppid()
+    _watch_parent(parent)
+    _die_with_parent(parent)
     _release_forkserver()
     settings = Settings(**payload.settings)
     engine = create_db_engine(settings.database_url)

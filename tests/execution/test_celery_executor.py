@@ -195,7 +195,7 @@ def test_kill_9_of_a_worker_mid_job_requeues_it_to_the_other_and_fences_the_dead
         victim.kill()
         # The attempt dies with its worker at once (it does not train on alone until its
         # next fenced write fails); the forkserver and resource tracker follow.
-        left = wait_until_gone(training, timeout=3)
+        left = wait_until_gone(training, timeout=5)
         assert left == [], describe(left)
         left = wait_until_gone(doomed, timeout=20)
         assert left == [], describe(left)
