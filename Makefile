@@ -25,7 +25,7 @@ run: migrate
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 worker: migrate
-	$(BIN)/celery -A app.execution.celery_app worker --loglevel=INFO --queues=training --concurrency=1
+	$(BIN)/celery -A app.execution.celery_app worker --loglevel=INFO --queues=training --concurrency=1 --pool=threads
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

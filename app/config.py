@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Celery executor: a pending job whose message may have been lost (the API died between
+    # the commit and the publish, the broker lost its data) is published again after this long.
+    celery_republish_after_seconds: float = Field(default=120.0, gt=0)
+
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:

@@ -157,6 +157,10 @@ class MLModelTrainingService:
     @property
     def executor(self) -> Executor:
         with self._executor_lock:
+            if self._executor is None and self.settings.executor == "celery":
+                from app.execution.celery_executor import CeleryExecutor
+
+                self._executor = CeleryExecutor.from_settings(self.store, self.settings)
             if self._executor is None:
                 from app.execution.local import LocalExecutor
 

@@ -98,6 +98,41 @@ def _watch_supervisor(pid: int, started: str | None) -> None:
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel SIGKILL this process the moment its parent (the forkserver)
+    exits: no need for the watch thread to be scheduled on a busy machine."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.killpg(0, signal.SIGKILL)
+
+
+def _release_forkserver() -> None:
+    """Let the forkserver die with the process that started it.
+
+    Every process the forkserver starts holds a copy of the pipe whose end-of-file tells the
+    forkserver that its owner is gone. While an attempt held it, a supervisor killed with
+    SIGKILL (a Celery worker, the API) left its forkserver running; now the forkserver exits
+    with its owner, and ``_die_with_parent`` has the kernel kill the attempt at that moment.
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if server is not None and fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+        server._forkserver_address = None
+
+
 def _vm_size() -> int:
     with open("/proc/self/status") as handle:
         for line in handle:
@@ -324,6 +359,9 @@ def default_data_client(settings: Settings) -> DataLayerClientInterface:
 def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     """Entry point of the child process."""
     os.setpgrp()
+    parent = os.getppid()
+    _die_with_parent(parent)
+    _release_forkserver()
     if payload.supervisor_pid:
         _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
     settings = Settings(**payload.settings)

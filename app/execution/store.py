@@ -363,3 +363,19 @@ class JobStore:
             )
             outcomes.append((row.id, outcome))
         return outcomes
+
+    def stale_pending(self, *, older_than_seconds: float, limit: int = 1000) -> list[uuid.UUID]:
+        """Pending jobs untouched for ``older_than_seconds``, oldest first: their broker
+        message may be lost, so the Celery executor publishes them again."""
+        before = utcnow() - timedelta(seconds=older_than_seconds)
+        with self.factory() as session:
+            rows = session.scalars(
+                select(TrainingJob.id)
+                .where(
+                    TrainingJob.status == JobStatus.PENDING.value,
+                    TrainingJob.updated_at < before,
+                )
+                .order_by(TrainingJob.updated_at, TrainingJob.id)
+                .limit(limit)
+            ).all()
+        return list(rows)

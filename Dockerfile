@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# One image for the API, the Celery workers and the one-off migration (see docker-compose.yml).
+ARG PYTHON_VERSION=3.11
+
+# -- build: a virtualenv with the project installed the README's way -------------------------
+FROM python:${PYTHON_VERSION}-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PATH=/opt/venv/bin:$PATH
+WORKDIR /srv/trainyard
+RUN python -m venv /opt/venv
+COPY pyproject.toml README.md ./
+COPY app ./app
+# `make install` runs `pip install -e '.[dev]'`; the image leaves out the dev tools.
+RUN python -m pip install --upgrade pip \
+ && python -m pip install -e .
+COPY alembic.ini ./
+COPY migrations ./migrations
+
+# -- runtime: slim, no compilers, not root ---------------------------------------------------
+FROM python:${PYTHON_VERSION}-slim AS runtime
+RUN groupadd --system --gid 10001 trainyard \
+ && useradd --system --uid 10001 --gid trainyard --home-dir /srv/trainyard \
+      --shell /usr/sbin/nologin trainyard \
+ && mkdir -p /var/lib/trainyard/data /var/lib/trainyard/artifacts \
+ && chown -R trainyard:trainyard /var/lib/trainyard
+# Same paths as in the build stage: the editable install points at /srv/trainyard.
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /srv/trainyard /srv/trainyard
+WORKDIR /srv/trainyard
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    TRAINYARD_DATABASE_URL=sqlite:////var/lib/trainyard/trainyard.db \
+    TRAINYARD_DATA_ROOTS=/var/lib/trainyard/data \
+    TRAINYARD_ARTIFACT_ROOT=/var/lib/trainyard/artifacts
+USER trainyard
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+# Alone (`docker run`), the image does what `make run` does: migrate, then serve.
+# docker-compose.yml runs the migration once, in its own service, and overrides this.
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000"]

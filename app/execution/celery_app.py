@@ -1,0 +1,230 @@
+"""The Celery app of the ``celery`` executor: one task that runs the same supervisor as the
+local executor, on a worker anywhere that reaches the database and the broker.
+
+Start a worker with ``make worker``, i.e.
+``celery -A app.execution.celery_app worker --pool=threads --concurrency=1 --queues=training``.
+The worker builds everything (database, attempt payload) from its own ``TRAINYARD_*``
+environment; a message carries nothing but the job id.
+
+Delivery is at least once (``task_acks_late``): a message may arrive twice, or after its job
+was cancelled, requeued or finished. That is harmless: the task starts by claiming the job
+with the conditional ``pending -> running`` UPDATE, and a job that is not pending any more is
+left alone. The claim's attempt number fences every later write of the attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery, signals
+
+from app.config import Settings, get_settings
+from app.execution.store import JobStore
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "trainyard.run_training_job"
+# Redis hands an unacknowledged message to another worker after the visibility timeout, so
+# it must outlast the longest attempt: the runtime limit plus time to start and to record.
+VISIBILITY_MARGIN_SECONDS = 900
+
+
+def visibility_timeout(settings: Settings) -> int:
+    return settings.max_runtime_seconds_limit + VISIBILITY_MARGIN_SECONDS
+
+
+class WorkerRuntime:
+    """What one worker process needs to run attempts: its store, its payload, and the
+    supervisors running now (so a warm shutdown can hand their jobs back at once)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._store: JobStore | None = None
+        self._owner: tuple[int, str] | None = None
+        self._active: dict[uuid.UUID, Any] = {}
+        self._stopping = threading.Event()
+        _RUNTIMES.add(self)
+
+    @property
+    def store(self) -> JobStore:
+        # Built on first use: the API process creates this app only to publish.
+        with self._lock:
+            if self._store is None:
+                from app.db import create_db_engine, make_session_factory
+
+                engine = create_db_engine(self.settings.database_url)
+                self._store = JobStore(make_session_factory(engine))
+            return self._store
+
+    @property
+    def owner(self) -> str:
+        from app.execution.local import worker_name
+
+        with self._lock:
+            if self._owner is None or self._owner[0] != os.getpid():
+                self._owner = (os.getpid(), worker_name("celery"))
+            return self._owner[1]
+
+    def run(self, job_id: str, *, republish: Callable[[], object]) -> str:
+        """Claim the job and supervise its attempt; returns what happened."""
+        from app.execution.attempt import AttemptPayload
+        from app.execution.supervisor import Supervisor
+
+        try:
+            job_uuid = uuid.UUID(job_id)
+        except ValueError:
+            logger.error("ignoring a message with a malformed job id %r", job_id)
+            return "invalid"
+        settings = self.settings
+        claim = self.store.claim(
+            owner=self.owner, lease_seconds=settings.lease_seconds, job_id=job_uuid
+        )
+        if claim is None:
+            # A duplicate or stale message: the job runs elsewhere, finished, or was cancelled.
+            logger.info("job %s is not pending; nothing to do", job_id)
+            return "skipped"
+        supervisor = Supervisor(
+            self.store,
+            claim,
+            AttemptPayload(settings=settings.model_dump(mode="json")),
+            lease_seconds=settings.lease_seconds,
+            poll_interval=settings.poll_interval_seconds,
+        )
+        with self._lock:
+            self._active[job_uuid] = supervisor
+            if self._stopping.is_set():
+                supervisor.abort.set()
+        try:
+            outcome = supervisor.run()
+        finally:
+            with self._lock:
+                self._active.pop(job_uuid, None)
+        logger.info("job %s attempt %s: %s", job_id, claim.attempt, outcome)
+        if outcome == "requeued":
+            # The job is pending again; its message was consumed, so publish a new one now
+            # rather than wait for the API's reaper to notice.
+            try:
+                republish()
+            except Exception:
+                logger.exception("could not publish job %s again; the reaper will", job_id)
+        return outcome
+
+    def abort_all(self) -> None:
+        """Stop every running attempt and give its job back (a warm shutdown)."""
+        with self._lock:
+            self._stopping.set()
+            for supervisor in self._active.values():
+                supervisor.abort.set()
+
+
+_RUNTIMES: weakref.WeakSet[WorkerRuntime] = weakref.WeakSet()
+
+
+def create_celery_app(settings: Settings) -> Celery:
+    """The Celery app for ``settings``: Redis broker, JSON only, late acks, one message at a
+    time per worker thread, and a dedicated queue for training."""
+    queue = settings.celery_queue
+    celery = Celery("trainyard", broker=settings.celery_broker_url, set_as_current=False)
+    celery.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # Acknowledge after the attempt ended, so a worker that dies mid-job does not take
+        # the message with it; a pool process that dies gets its message re-queued.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # The supervisor already runs each attempt in its own process (see _check_pool).
+        worker_pool="threads",
+        broker_transport_options={"visibility_timeout": visibility_timeout(settings)},
+        broker_connection_retry_on_startup=True,
+        # Celery declares the queue (and a direct exchange of the same name) on first use.
+        task_default_queue=queue,
+        task_routes={TASK_NAME: {"queue": queue, "routing_key": queue}},
+        # A submit must not hang on a dead broker: the job is committed anyway, and the
+        # API's reaper publishes it again.
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+    )
+    runtime = WorkerRuntime(settings)
+
+    @celery.task(name=TASK_NAME, bind=True, shared=False)  # type: ignore[untyped-decorator]
+    def run_training_job(task: Any, job_id: str) -> str:
+        return runtime.run(
+            job_id,
+            republish=lambda: task.apply_async(args=(job_id,), task_id=job_id, queue=queue),
+        )
+
+    celery.trainyard_runtime = runtime
+    return celery
+
+
+SUPPORTED_POOLS = ("threads", "solo")
+
+
+def pool_name(pool: Any) -> str:
+    """``threads``, ``solo``, ``prefork``, ... from a pool name or class."""
+    text = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
+    text = text.lower()
+    for name in (*SUPPORTED_POOLS, "prefork", "eventlet", "gevent", "custom"):
+        if name in text or (name == "threads" and "thread" in text):
+            return name
+    return text
+
+
+def _warm_up(sender: Any = None, **_: Any) -> None:
+    # Prefork pool processes are daemonic, and multiprocessing refuses to start children
+    # from a daemonic process, so every attempt would fail after its claim. Refuse to start
+    # instead (SystemExit passes through Celery's signal dispatch; an Exception would not).
+    pool = pool_name(getattr(sender, "pool_cls", "threads"))
+    if pool not in SUPPORTED_POOLS:
+        raise SystemExit(
+            f"trainyard workers need --pool=threads (or solo), not {pool}: each attempt "
+            "already runs in its own process, started from this worker's forkserver"
+        )
+    # Take no message before the forkserver has preloaded scikit-learn: a claimed job would
+    # hold its lease while its process cannot start yet.
+    from app.execution.supervisor import warm_up
+
+    try:
+        warm_up()
+    except Exception:
+        logger.exception("could not warm up the forkserver; jobs will start cold")
+
+
+def _hand_back(**_: Any) -> None:
+    # A warm shutdown (SIGTERM, docker stop) would wait for every running job to end; stop
+    # them instead and put their jobs back to pending, without spending an attempt.
+    for runtime in list(_RUNTIMES):
+        runtime.abort_all()
+
+
+signals.worker_init.connect(_warm_up)
+signals.worker_shutting_down.connect(_hand_back)
+
+
+_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # ``celery -A app.execution.celery_app`` asks for ``app``: the worker's app, built from
+    # the worker's own settings when asked for, not when the API imports this module.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_celery_app(get_settings())
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
