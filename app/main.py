@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import health, training_jobs
+from app.api import health, models, training_jobs
 from app.config import Settings, get_settings
 from app.errors import install_error_handlers
 from app.service import MLModelTrainingService
@@ -39,6 +39,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(training_jobs.router)
     app.include_router(health.router)
+    app.include_router(models.router)
     return app
 
 

@@ -27,6 +27,7 @@ from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings
 from app.db import create_db_engine
 from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
+from app.execution.registration import RegistryRun
 from app.execution.store import JobStore
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
 from app.models import TrainingJob
@@ -162,6 +163,7 @@ class AttemptRunner:
         self.registry_client = registry_client
         self.stage = JobStage.FETCHING_DATA
         self._last_write = 0.0
+        self.registry_run: RegistryRun | None = None
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
         new = stage is not self.stage
@@ -208,6 +210,7 @@ class AttemptRunner:
 
     def run(self, request: TrainingJobRequest) -> None:
         spec = training_spec(request, self.settings)
+        self._begin_registry_run(request)
         dataset = self.data_client.fetch(request.data_source_config, columns=_columns(request))
         lineage = {
             "location": dataset.location,
@@ -241,7 +244,7 @@ class AttemptRunner:
         registry_info: dict[str, Any] | None = None
         if self.registry_client is not None:
             self.enter(JobStage.REGISTERING)
-            registry_info = self._register(request, result)
+            registry_info = self._register(request, result, dataset.frame)
         notes = "; ".join(result.notes)
         message = f"trained {spec.algorithm} in {result.fit_seconds:.2f}s" + (
             f"; {notes}" if notes else ""
@@ -263,10 +266,45 @@ class AttemptRunner:
             },
         )
 
-    def _register(self, request: TrainingJobRequest, result: Any) -> dict[str, Any]:
-        raise ModelRegistryError("no model registry implementation is configured")
+    def _begin_registry_run(self, request: TrainingJobRequest, *, required: bool = False) -> None:
+        """Start the attempt's registry run and record its id on the job at once.
+
+        Best effort: when the registry does not answer now, training goes on and the run
+        is started again in stage `registering`, where a failure fails the job.
+        """
+        if self.registry_client is None:
+            return
+        with self.store.factory() as session:
+            job = session.get(TrainingJob, self.job_id)
+        if job is None:
+            raise LostClaim()
+        run = RegistryRun(self.registry_client, self.job_id, self.attempt)
+        try:
+            run.begin(job, request)
+        except ModelRegistryError as exc:
+            run.end_quietly("FAILED")
+            if required:
+                raise
+            logger.warning("job %s: registry run not started yet: %s", self.job_id, exc.message)
+            return
+        self.registry_run = run
+        self._write(
+            self.stage,
+            STAGE_PROGRESS[self.stage],
+            None,
+            new_stage=False,
+            fields={"registry_info": run.info()},
+        )
+
+    def _register(self, request: TrainingJobRequest, result: Any, frame: Any) -> dict[str, Any]:
+        if self.registry_run is None:
+            self._begin_registry_run(request, required=True)
+        assert self.registry_run is not None
+        return self.registry_run.complete(request.model_name, result, frame)
 
     def fail(self, error_type: str, message: str) -> None:
+        if self.registry_run is not None:
+            self.registry_run.end_quietly("FAILED")
         self.store.finish(
             self.job_id,
             self.attempt,
