@@ -244,18 +244,28 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
             batch = items[start : start + METRICS_PER_BATCH]
             self._call("log metrics", lambda b=batch: client.log_batch(run_id, metrics=b))  # type: ignore[misc]
 
-    def log_model(self, run_id: str, model: Any, *, name: str, input_example: Any = None) -> str:
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        *,
+        name: str,
+        input_example: Any = None,
+        trusted_types: list[str] | None = None,
+    ) -> str:
         """Log the pipeline with the sklearn flavour, in skops format (no pickle).
 
         The types it needs beyond skops' defaults are checked against Trainyard's reviewed
         list and recorded with the model, so ``mlflow.sklearn.load_model`` loads it safely.
+        A caller that already checked them (from the saved file) passes ``trusted_types``,
+        which spares serialising the model once more.
         """
         import mlflow.sklearn
 
         from app.trainer.artifacts import UntrustedModelError, model_trusted_types
 
         try:
-            trusted = model_trusted_types(model)
+            trusted = trusted_types if trusted_types is not None else model_trusted_types(model)
         except UntrustedModelError as exc:
             raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
         client = self.mlflow()

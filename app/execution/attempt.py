@@ -34,7 +34,7 @@ from app.models import TrainingJob
 from app.schemas import TrainingJobRequest
 from app.trainer import DataError, SpecError, TrainingSpec, train
 from app.trainer.algorithms import registry
-from app.trainer.artifacts import write_artifacts
+from app.trainer.artifacts import MODEL_FILE, write_artifacts
 from app.trainer.errors import TrainingError
 from app.trainer.preprocessing import PreprocessingSpec
 
@@ -244,7 +244,7 @@ class AttemptRunner:
         registry_info: dict[str, Any] | None = None
         if self.registry_client is not None:
             self.enter(JobStage.REGISTERING)
-            registry_info = self._register(request, result, dataset.frame)
+            registry_info = self._register(request, result, dataset.frame, directory)
         notes = "; ".join(result.notes)
         message = f"trained {spec.algorithm} in {result.fit_seconds:.2f}s" + (
             f"; {notes}" if notes else ""
@@ -296,11 +296,13 @@ class AttemptRunner:
             fields={"registry_info": run.info()},
         )
 
-    def _register(self, request: TrainingJobRequest, result: Any, frame: Any) -> dict[str, Any]:
+    def _register(
+        self, request: TrainingJobRequest, result: Any, frame: Any, directory: Path
+    ) -> dict[str, Any]:
         if self.registry_run is None:
             self._begin_registry_run(request, required=True)
         assert self.registry_run is not None
-        return self.registry_run.complete(request.model_name, result, frame)
+        return self.registry_run.complete(request.model_name, result, frame, directory / MODEL_FILE)
 
     def fail(self, error_type: str, message: str) -> None:
         if self.registry_run is not None:

@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from app.clients.mlflow_registry import MlflowRegistryClient
@@ -23,6 +24,7 @@ from app.execution.store import JobStore
 from app.lifecycle import JobStatus
 from app.models import TrainingJob
 from app.schemas import TrainingJobRequest
+from app.trainer.artifacts import UntrustedModelError, trusted_types
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,9 @@ class RegistryRun:
             self.client.log_params(self.run_id, fresh)
             self.logged_params.update(fresh)
 
-    def complete(self, model_name: str, result: Any, frame: Any) -> dict[str, Any]:
+    def complete(
+        self, model_name: str, result: Any, frame: Any, model_file: Path | None = None
+    ) -> dict[str, Any]:
         """Log what training produced, register a version, end the run FINISHED."""
         assert self.run_id is not None
         resolved = {k: v for k, v in result.parameters.items() if k != "n_jobs"}
@@ -134,9 +138,22 @@ class RegistryRun:
             self.run_id, {**result.metrics, "fit_seconds": float(result.fit_seconds)}
         )
         example = frame[result.feature_columns].head(INPUT_EXAMPLE_ROWS)
-        logged_uri = self.client.log_model(
-            self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
-        )
+        if isinstance(self.client, MlflowRegistryClient) and model_file is not None:
+            try:
+                trusted = trusted_types(model_file)
+            except UntrustedModelError as exc:
+                raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
+            logged_uri = self.client.log_model(
+                self.run_id,
+                result.pipeline,
+                name=MODEL_ARTIFACT,
+                input_example=example,
+                trusted_types=trusted,
+            )
+        else:
+            logged_uri = self.client.log_model(
+                self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
+            )
         version = self.client.register_model(logged_uri, model_name, run_id=self.run_id)
         self.client.end_run(self.run_id, "FINISHED")
         return self.info(
