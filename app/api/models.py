@@ -9,11 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from app.api.deps import ServiceDep
+from app.api.training_jobs import PROBLEM
 from app.schemas import PredictionRequest, PredictionResponse
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["models"])
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No job with this id, or its model file is gone", **PROBLEM},
     409: {"description": "The job has not completed", **PROBLEM},
@@ -38,7 +38,10 @@ async def download_model(job_id: uuid.UUID, service: ServiceDep) -> FileResponse
     return FileResponse(model.path, media_type="application/octet-stream", filename=model.filename)
 
 
-@router.post("/{job_id}/predictions", responses=ERRORS)
+@router.post(
+    "/{job_id}/predictions",
+    responses={**ERRORS, 400: {"description": "The body could not be parsed", **PROBLEM}},
+)
 async def predict(
     job_id: uuid.UUID, request: PredictionRequest, service: ServiceDep
 ) -> PredictionResponse:

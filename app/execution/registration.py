@@ -52,7 +52,8 @@ def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
     from app.execution import supervisor
 
     if "app.clients.mlflow_preload" not in supervisor.FORKSERVER_PRELOAD:
-        supervisor.FORKSERVER_PRELOAD.append("app.clients.mlflow_preload")
+        # Before the engine's preload, whose gc.freeze then covers MLflow's objects too.
+        supervisor.FORKSERVER_PRELOAD.insert(0, "app.clients.mlflow_preload")
     try:
         client.initialize()
     except ModelRegistryError as exc:
