@@ -57,7 +57,7 @@ async def submit_training_job(
 async def list_training_jobs(
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # the largest OFFSET SQL takes
     status: JobStatus | None = None,
     model_name: Annotated[str | None, Query(max_length=128)] = None,
     experiment_name: Annotated[str | None, Query(max_length=256)] = None,
