@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     max_concurrent_jobs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     data_roots: Annotated[list[Path], NoDecode] = [Path("./data")]
     artifact_root: Path = Path("./var/artifacts")
-    mlflow_tracking_uri: str = ""
+    # The model registry: a local MLflow store by default; "" turns the registry off.
+    mlflow_tracking_uri: str = "sqlite:///./var/mlflow.db"
 
     # Execution: leases, retries, limits.
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -75,6 +76,13 @@ class Settings(BaseSettings):
     # Celery executor: a pending job whose message may have been lost (the API died between
     # the commit and the publish, the broker lost its data) is published again after this long.
     celery_republish_after_seconds: float = Field(default=120.0, gt=0)
+
+    # Model registry (MLflow) and predictions.
+    mlflow_artifact_root: Path = Path("./var/mlruns")
+    mlflow_model_alias: str = Field(default="candidate", pattern=r"^[A-Za-z0-9_-]*$")
+    prediction_cache_models: int = Field(default=16, ge=1)
+    prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)
+    max_prediction_rows: int = Field(default=10_000, ge=1)
 
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import algorithms, datasets, health, metrics, training_jobs
+from app.api import algorithms, datasets, health, metrics, models, training_jobs
 from app.auth import KeyRing
 from app.config import Settings, get_settings
 from app.docs import install_docs
@@ -58,6 +58,7 @@ def create_app(
     app.state.http_metrics = HttpMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
     app.include_router(datasets.router)
+    app.include_router(models.router)
     return app
 
 

@@ -36,13 +36,16 @@ from app.exceptions import (
     JobStateConflictError,
     ResourceNotFoundError,
     TooManyJobsError,
+    TrainingJobError,
 )
 from app.execution import Executor
 from app.execution.attempt import AttemptPayload, default_data_client
+from app.execution.registration import default_registry_client, prepare_registry
 from app.execution.store import JobStore
 from app.job_stats import JobStatistics
 from app.lifecycle import JobStage, JobStatus
 from app.models import JobEvent, TrainingJob, Trial, utcnow
+from app.predictions import ModelCache, ModelFile, model_path
 from app.schemas import (
     AlgorithmList,
     AlgorithmResponse,
@@ -51,6 +54,8 @@ from app.schemas import (
     DatasetList,
     JobError,
     JobEventResponse,
+    PredictionRequest,
+    PredictionResponse,
     RegistryInfo,
     TrainingJobList,
     TrainingJobRequest,
@@ -60,6 +65,8 @@ from app.schemas import (
 )
 from app.trainer import DataError, SpecError
 from app.trainer.algorithms import AlgorithmInfo, build_estimator, get_algorithm
+from app.trainer.artifacts import UntrustedModelError
+from app.trainer.inference import PredictionInputError, check_columns, predict, rows_to_frame
 from app.trainer.tuning import check_search
 
 logger = logging.getLogger(__name__)
@@ -140,10 +147,14 @@ class MLModelTrainingService:
         self.store = JobStore(self.engine)
         self._custom_data_client = data_layer_client
         self.data_layer_client = data_layer_client or default_data_client(self.settings)
-        self.model_registry_client = model_registry_client
+        self.model_registry_client = model_registry_client or default_registry_client(self.settings)
         self._executor = executor
         self._executor_lock = threading.Lock()
         self._started = False
+        self.model_cache = ModelCache(
+            max_models=self.settings.prediction_cache_models,
+            max_bytes=self.settings.prediction_cache_bytes,
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -179,6 +190,7 @@ class MLModelTrainingService:
         """Start executing jobs (idempotent); submit calls it for scripts that never do."""
         if not self._started:
             self._started = True
+            prepare_registry(self.model_registry_client)
             self.executor.start()
 
     def close(self) -> None:
@@ -725,6 +737,73 @@ class MLModelTrainingService:
 
         items = await asyncio.to_thread(DatasetStore(self.settings, tenant).list_all)
         return DatasetList(items=items)
+
+    # -- trained models: download and predictions -------------------------------------------
+
+    def _completed_model(self, job_id: uuid.UUID, tenant: str) -> tuple[TrainingJob, Path]:
+        with self.reader() as session:
+            job = owned_job(session, job_id, tenant)
+        if job.status != JobStatus.COMPLETED.value:
+            raise JobStateConflictError(
+                f"training job {job_id} is {job.status}; its model is there once it has completed"
+            )
+        path = model_path(self.settings.artifact_root, job_id)
+        if not path.is_file():
+            raise ResourceNotFoundError(f"the model file of training job {job_id} is missing")
+        return job, path
+
+    async def get_model_file(self, job_id: uuid.UUID, *, tenant: str = OPEN_TENANT) -> ModelFile:
+        """The saved pipeline (skops) of a completed job."""
+        return await asyncio.to_thread(self._model_file, job_id, tenant)
+
+    def _model_file(self, job_id: uuid.UUID, tenant: str) -> ModelFile:
+        job, path = self._completed_model(job_id, tenant)
+        return ModelFile(path, f"{job.model_name}-{job.model_version}.skops")
+
+    async def predict(
+        self, job_id: uuid.UUID, request: PredictionRequest, *, tenant: str = OPEN_TENANT
+    ) -> PredictionResponse:
+        """Predict with a completed job's pipeline on raw feature rows."""
+        return await asyncio.to_thread(self._predict, job_id, request, tenant)
+
+    def _predict(
+        self, job_id: uuid.UUID, request: PredictionRequest, tenant: str
+    ) -> PredictionResponse:
+        limit = self.settings.max_prediction_rows
+        if len(request.rows) > limit:
+            raise ConfigurationError.for_field(
+                "rows", f"{len(request.rows)} rows is over the limit of {limit} per request"
+            )
+        job, path = self._completed_model(job_id, tenant)
+        try:
+            model = self.model_cache.get(job_id, path)
+        except UntrustedModelError as exc:
+            raise TrainingJobError(f"the model of training job {job_id} is refused: {exc}") from exc
+        rows: list[dict[str, Any]] = request.rows
+        problems = check_columns(rows, model.feature_columns)
+        try:
+            if problems:
+                raise PredictionInputError(problems)
+            frame = rows_to_frame(model.pipeline, rows, model.feature_columns)
+        except PredictionInputError as exc:
+            errors = [FieldError(e.field, e.message) for e in exc.errors]
+            expected = ", ".join(model.feature_columns)
+            raise ConfigurationError(f"{exc} (the model takes: {expected})", errors=errors) from exc
+        try:
+            result = predict(model.pipeline, frame)
+        except (ValueError, TypeError) as exc:
+            raise ConfigurationError.for_field(
+                "rows", f"the model cannot predict these rows: {exc}"
+            ) from exc
+        return PredictionResponse(
+            job_id=job.id,
+            model_name=job.model_name,
+            model_version=job.model_version,
+            task=model.task,
+            predictions=result.predictions,
+            classes=result.classes,
+            probabilities=result.probabilities,
+        )
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

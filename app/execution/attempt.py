@@ -27,13 +27,14 @@ from app.config import Settings
 from app.db import create_db_engine
 from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
 from app.execution.attempt_log import start_attempt_log
+from app.execution.registration import RegistryRun
 from app.execution.store import JobStore
 from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
 from app.models import TrainingJob
 from app.schemas import TrainingJobRequest
 from app.trainer import DataError, SpecError, TrainingSpec, train
 from app.trainer.algorithms import registry
-from app.trainer.artifacts import write_artifacts
+from app.trainer.artifacts import MODEL_FILE, write_artifacts
 from app.trainer.errors import TrainingError
 from app.trainer.preprocessing import PreprocessingSpec
 
@@ -203,7 +204,9 @@ class AttemptRunner:
         self.data_client = data_client
         self.registry_client = registry_client
         self.stage = JobStage.FETCHING_DATA
+        self.tenant = ""
         self._last_write = 0.0
+        self.registry_run: RegistryRun | None = None
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
         new = stage is not self.stage
@@ -253,6 +256,7 @@ class AttemptRunner:
 
     def run(self, request: TrainingJobRequest) -> None:
         spec = training_spec(request, self.settings)
+        self._begin_registry_run(request)
         dataset = self.data_client.fetch(request.data_source_config, columns=_columns(request))
         lineage = {
             "location": dataset.location,
@@ -286,7 +290,7 @@ class AttemptRunner:
         registry_info: dict[str, Any] | None = None
         if self.registry_client is not None:
             self.enter(JobStage.REGISTERING)
-            registry_info = self._register(request, result)
+            registry_info = self._register(request, result, dataset.frame, directory)
         notes = "; ".join(result.notes)
         message = f"trained {spec.algorithm} in {result.fit_seconds:.2f}s" + (
             f"; {notes}" if notes else ""
@@ -309,14 +313,53 @@ class AttemptRunner:
             },
         )
 
-    def _register(self, request: TrainingJobRequest, result: Any) -> dict[str, Any]:
-        raise ModelRegistryError("no model registry implementation is configured")
+    def _begin_registry_run(self, request: TrainingJobRequest, *, required: bool = False) -> None:
+        """Start the attempt's registry run and record its id on the job at once.
+
+        Best effort: when the registry does not answer now, training goes on and the run
+        is started again in stage `registering`, where a failure fails the job.
+        """
+        if self.registry_client is None:
+            return
+        with self.store.factory() as session:
+            job = session.get(TrainingJob, self.job_id)
+        if job is None:
+            raise LostClaim()
+        run = RegistryRun(self.registry_client, self.job_id, self.attempt)
+        try:
+            run.begin(job, request)
+        except ModelRegistryError as exc:
+            run.end_quietly("FAILED")
+            if required:
+                raise
+            logger.warning("job %s: registry run not started yet: %s", self.job_id, exc.message)
+            return
+        self.registry_run = run
+        self._write(
+            self.stage,
+            STAGE_PROGRESS[self.stage],
+            None,
+            new_stage=False,
+            fields={"registry_info": run.info()},
+        )
+
+    def _register(
+        self, request: TrainingJobRequest, result: Any, frame: Any, directory: Path
+    ) -> dict[str, Any]:
+        if self.registry_run is None:
+            self._begin_registry_run(request, required=True)
+        assert self.registry_run is not None
+        # The registry has no tenants: a tenant's models are registered under its own prefix.
+        name = f"{self.tenant}.{request.model_name}" if self.tenant else request.model_name
+        return self.registry_run.complete(name, result, frame, directory / MODEL_FILE)
 
     def fail(self, error_type: str, message: str) -> None:
         # Called from an except block: the log keeps the traceback the API shows in short.
         logger.error(
             "failed in stage %s: %s: %s", self.stage.value, error_type, message, exc_info=True
         )
+        if self.registry_run is not None:
+            self.registry_run.end_quietly("FAILED")
         self.store.finish(
             self.job_id,
             self.attempt,
@@ -375,10 +418,12 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
         if job is None or job.attempt != attempt:
             os._exit(EXIT_LOST_CLAIM)
         request = TrainingJobRequest.model_validate(job.request)
+        tenant = job.tenant
     data_client = payload.data_layer_client or default_data_client(settings)
     runner = AttemptRunner(
         store, job_uuid, attempt, settings, data_client, payload.model_registry_client
     )
+    runner.tenant = tenant
     resources = request.resource_config
     memory_mb = resources.memory_limit_mb if resources else None
     try:

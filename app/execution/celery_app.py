@@ -57,10 +57,9 @@ class WorkerRuntime:
         # Built on first use: the API process creates this app only to publish.
         with self._lock:
             if self._store is None:
-                from app.db import create_db_engine, make_session_factory
+                from app.db import create_db_engine
 
-                engine = create_db_engine(self.settings.database_url)
-                self._store = JobStore(make_session_factory(engine))
+                self._store = JobStore(create_db_engine(self.settings.database_url))
             return self._store
 
     @property
@@ -75,6 +74,7 @@ class WorkerRuntime:
     def run(self, job_id: str, *, republish: Callable[[], object]) -> str:
         """Claim the job and supervise its attempt; returns what happened."""
         from app.execution.attempt import AttemptPayload
+        from app.execution.registration import default_registry_client
         from app.execution.supervisor import Supervisor
 
         try:
@@ -93,9 +93,13 @@ class WorkerRuntime:
         supervisor = Supervisor(
             self.store,
             claim,
-            AttemptPayload(settings=settings.model_dump(mode="json")),
+            AttemptPayload(
+                settings=settings.model_dump(mode="json"),
+                model_registry_client=default_registry_client(settings),
+            ),
             lease_seconds=settings.lease_seconds,
             poll_interval=settings.poll_interval_seconds,
+            owner=self.owner,
         )
         with self._lock:
             self._active[job_uuid] = supervisor

@@ -19,6 +19,7 @@ from typing import Any
 
 from app.execution.attempt import EXIT_LOST_CLAIM, AttemptPayload, run_attempt
 from app.execution.attempt_log import note_attempt_end
+from app.execution.registration import close_attempt_run
 from app.execution.store import Claim, JobStore
 from app.lifecycle import JobStatus
 from app.models import utcnow
@@ -26,6 +27,9 @@ from app.models import utcnow
 logger = logging.getLogger(__name__)
 
 _context: BaseContext | None = None
+# What the forkserver imports before its first fork; the service may add to it at start-up
+# (MLflow, when a registry is on), which counts until the server has started.
+FORKSERVER_PRELOAD = ["app.execution.preload"]
 _context_lock = threading.Lock()
 
 
@@ -35,7 +39,7 @@ def process_context() -> BaseContext:
     with _context_lock:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["app.execution.preload"])
+            context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
             _context = context
         return _context
 
@@ -158,6 +162,15 @@ class Supervisor:
             exitcode=process.exitcode,
             outcome=outcome,
         )
+        if outcome != "recorded":
+            # The process could not end its registry run itself: end it to match the job.
+            close_attempt_run(
+                self.store,
+                self.payload.model_registry_client,
+                claim.job_id,
+                claim.attempt,
+                shutdown=reason == "shutdown",
+            )
         return outcome
 
     def _record(self, reason: str | None, exitcode: int | None) -> str:

@@ -69,15 +69,23 @@ def write_artifacts(
     return directory
 
 
-def trusted_types(path: Path) -> list[str]:
-    """The types the file needs, after checking each against the trusted list."""
-    needed = sio.get_untrusted_types(file=path)
+def _reviewed(needed: list[str], what: str) -> list[str]:
     refused = [
         t for t in needed if not (t.startswith(TRUSTED_MODULE_PREFIXES) or t in TRUSTED_BUILTINS)
     ]
     if refused:
-        raise UntrustedModelError(f"{path.name} holds untrusted types: {', '.join(refused)}")
+        raise UntrustedModelError(f"{what} holds untrusted types: {', '.join(refused)}")
     return list(needed)
+
+
+def trusted_types(path: Path) -> list[str]:
+    """The types the file needs, after checking each against the trusted list."""
+    return _reviewed(sio.get_untrusted_types(file=path), path.name)
+
+
+def model_trusted_types(model: Any) -> list[str]:
+    """The types loading ``model`` from skops needs, checked like a file's (for MLflow)."""
+    return _reviewed(sio.get_untrusted_types(data=sio.dumps(model)), type(model).__name__)
 
 
 def load_model(path: Path) -> Any:

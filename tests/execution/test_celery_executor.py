@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.config import Settings
-from app.db import create_db_engine, make_session_factory
+from app.db import create_db_engine
 from app.execution.celery_app import TASK_NAME, create_celery_app
 from app.execution.store import JobStore
 from app.lifecycle import JobStage, JobStatus
@@ -91,7 +91,7 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
 @pytest.fixture
 def store(pg_url: str) -> Iterator[JobStore]:
     engine = create_db_engine(pg_url)
-    yield JobStore(make_session_factory(engine))
+    yield JobStore(engine)
     engine.dispose()
 
 

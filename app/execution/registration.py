@@ -1,0 +1,213 @@
+"""An attempt's run in the model registry: started with the attempt, ended to match the job.
+
+The training process starts the run as the attempt starts (so a job that fails or is
+cancelled still has a run, FAILED or KILLED), logs params, metrics and the model, registers
+a version, and ends the run. A process killed by its supervisor cannot end its own run, so
+the supervisor ends it after recording the job's outcome, reading the run id from the job
+row (``registry_info``), where the process put it as soon as the run existed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.clients.mlflow_registry import MlflowRegistryClient
+from app.clients.model_registry import ModelRegistryClientInterface, RunStatus
+from app.config import Settings
+from app.exceptions import ModelRegistryError
+from app.execution.store import JobStore
+from app.lifecycle import JobStatus
+from app.models import TrainingJob
+from app.schemas import TrainingJobRequest
+from app.trainer.artifacts import UntrustedModelError, trusted_types
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT = "Default"
+MODEL_ARTIFACT = "model"
+INPUT_EXAMPLE_ROWS = 5
+RESERVED_TAG_PREFIXES = ("mlflow.", "trainyard.")
+
+
+def default_registry_client(settings: Settings) -> ModelRegistryClientInterface | None:
+    """The MLflow client the settings name, or None when the registry is off."""
+    if not settings.mlflow_tracking_uri:
+        return None
+    return MlflowRegistryClient(
+        settings.mlflow_tracking_uri,
+        artifact_root=settings.mlflow_artifact_root,
+        alias=settings.mlflow_model_alias,
+    )
+
+
+def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
+    """At start-up: create the local store once, and have the forkserver preload MLflow."""
+    if not isinstance(client, MlflowRegistryClient):
+        return
+    from app.execution import supervisor
+
+    if "app.clients.mlflow_preload" not in supervisor.FORKSERVER_PRELOAD:
+        # Before the engine's preload, whose gc.freeze then covers MLflow's objects too.
+        supervisor.FORKSERVER_PRELOAD.insert(0, "app.clients.mlflow_preload")
+    try:
+        client.initialize()
+    except ModelRegistryError as exc:
+        # Jobs still train and keep their local artifacts; each fails in stage
+        # `registering` with this message until the registry is fixed.
+        logger.error("the model registry is not usable: %s", exc.message)
+
+
+def _tag_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def run_tags(job: TrainingJob, attempt: int) -> dict[str, str]:
+    tags = {
+        "trainyard.job_id": str(job.id),
+        "trainyard.model_name": job.model_name,
+        "trainyard.model_version": job.model_version,
+        "trainyard.algorithm": job.algorithm,
+        "trainyard.attempt": str(attempt),
+    }
+    for key, value in (job.tags or {}).items():
+        if key.startswith(RESERVED_TAG_PREFIXES):
+            logger.warning("job %s: tag %r is reserved and not sent to the registry", job.id, key)
+            continue
+        tags[key] = _tag_value(value)
+    return tags
+
+
+def request_params(request: TrainingJobRequest) -> dict[str, Any]:
+    params: dict[str, Any] = {"algorithm": request.algorithm_config.name}
+    params.update(request.algorithm_config.parameters)
+    tuning = request.hyperparameter_tuning_config
+    if tuning is not None:
+        params["search.strategy"] = tuning.strategy
+        params["search.max_trials"] = tuning.max_trials
+        params["search.cv_folds"] = tuning.cv_folds
+    return params
+
+
+@dataclass
+class RegistryRun:
+    """The registry run of one attempt, as far as it got."""
+
+    client: ModelRegistryClientInterface
+    job_id: uuid.UUID
+    attempt: int
+    experiment_id: str | None = None
+    run_id: str | None = None
+    logged_params: set[str] = field(default_factory=set)
+
+    def info(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+            "attempt": self.attempt,
+            **extra,
+        }
+
+    def begin(self, job: TrainingJob, request: TrainingJobRequest) -> None:
+        """Get or create the experiment, start the run, log the requested parameters."""
+        name = request.experiment_name or DEFAULT_EXPERIMENT
+        self.experiment_id = self.client.get_or_create_experiment(name)
+        self.run_id = self.client.start_run(
+            self.experiment_id, f"trainyard-job-{job.id}", run_tags(job, self.attempt)
+        )
+        self.log_params(request_params(request))
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        fresh = {k: v for k, v in params.items() if k not in self.logged_params}
+        if fresh and self.run_id is not None:
+            self.client.log_params(self.run_id, fresh)
+            self.logged_params.update(fresh)
+
+    def complete(
+        self, model_name: str, result: Any, frame: Any, model_file: Path | None = None
+    ) -> dict[str, Any]:
+        """Log what training produced, register a version, end the run FINISHED."""
+        assert self.run_id is not None
+        resolved = {k: v for k, v in result.parameters.items() if k != "n_jobs"}
+        best = {f"best.{k}": v for k, v in (result.best_hyperparameters or {}).items()}
+        self.log_params({**resolved, **best})
+        self.client.log_metrics(
+            self.run_id, {**result.metrics, "fit_seconds": float(result.fit_seconds)}
+        )
+        example = frame[result.feature_columns].head(INPUT_EXAMPLE_ROWS)
+        if isinstance(self.client, MlflowRegistryClient) and model_file is not None:
+            try:
+                trusted = trusted_types(model_file)
+            except UntrustedModelError as exc:
+                raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
+            logged_uri = self.client.log_model(
+                self.run_id,
+                result.pipeline,
+                name=MODEL_ARTIFACT,
+                input_example=example,
+                trusted_types=trusted,
+            )
+        else:
+            logged_uri = self.client.log_model(
+                self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
+            )
+        version = self.client.register_model(logged_uri, model_name, run_id=self.run_id)
+        self.client.end_run(self.run_id, "FINISHED")
+        return self.info(
+            model_uri=f"models:/{model_name}/{version}",
+            registered_version=version,
+            logged_model_uri=logged_uri,
+        )
+
+    def end_quietly(self, status: RunStatus) -> None:
+        if self.run_id is None:
+            return
+        try:
+            self.client.end_run(self.run_id, status)
+        except Exception as exc:
+            logger.warning(
+                "job %s: could not end registry run %s: %s", self.job_id, self.run_id, exc
+            )
+
+
+def close_attempt_run(
+    store: JobStore,
+    client: ModelRegistryClientInterface | None,
+    job_id: uuid.UUID,
+    attempt: int,
+    *,
+    shutdown: bool = False,
+) -> RunStatus | None:
+    """After the attempt's process is gone, end its run to match what the job row says.
+
+    Safe to repeat, and a no-op for a completed job (its process ended the run FINISHED
+    before recording the job). Returns the status it set, if any.
+    """
+    if client is None:
+        return None
+    with store.factory() as session:
+        job = session.get(TrainingJob, job_id)
+        if job is None:
+            return None
+        registry = dict(job.registry_info or {})
+        job_status = job.status
+    run_id = registry.get("run_id")
+    if not run_id or registry.get("attempt") != attempt:
+        return None
+    status: RunStatus
+    if job_status == JobStatus.COMPLETED.value:
+        return None
+    if job_status == JobStatus.CANCELLED.value or shutdown:
+        status = "KILLED"
+    else:
+        status = "FAILED"
+    try:
+        client.end_run(str(run_id), status)
+    except Exception as exc:
+        logger.warning("job %s: could not mark registry run %s %s: %s", job_id, run_id, status, exc)
+        return None
+    return status
