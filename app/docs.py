@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.docs_examples import OPERATION_EXAMPLES
+from app.errors import document_problems
 
 STATIC_URL = "/static/docs"
 
@@ -66,7 +67,7 @@ def install_docs(app: FastAPI) -> None:
                 routes=app.routes,
                 tags=app.openapi_tags,
             )
-            app.openapi_schema = add_examples(schema)
+            app.openapi_schema = add_examples(document_problems(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

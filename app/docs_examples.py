@@ -139,6 +139,69 @@ _ALGORITHM = {
     ],
 }
 
+_PREDICTIONS = {
+    "job_id": JOB_ID,
+    "model_name": "iris-classifier",
+    "model_version": "1",
+    "task": "classification",
+    "predictions": [0],
+    "classes": [0, 1, 2],
+    "probabilities": [[1.0, 0.0, 0.0]],
+}
+_DATASET = {
+    "path": "uploads/houses.csv",
+    "name": "houses.csv",
+    "format": "csv",
+    "size_bytes": 215,
+    "rows": 10,
+    "columns": ["rooms", "area_m2", "city", "age_years", "price_k"],
+    "fingerprint": "xxh3_128:bc6ea30a913110db21eff4e7723430b6",
+    "uploaded_at": "2026-11-27T08:09:31.359686Z",
+}
+_VALIDATION_REPORT = {
+    "valid": True,
+    "resolved": {
+        "algorithm": "RandomForestClassifier",
+        "task": "classification",
+        "target_column": "target",
+        "feature_columns": [
+            "sepal length (cm)",
+            "sepal width (cm)",
+            "petal length (cm)",
+            "petal width (cm)",
+        ],
+        "n_jobs": 1,
+        "max_runtime_seconds": 3600,
+    },
+    "data": {
+        "location": "sklearn://iris",
+        "format": "bundled",
+        "fingerprint": "xxh3_128:1f2724bd3fa1aa17e6cca1f6fa9f9e92",
+        "size_bytes": 0,
+        "rows": 150,
+        "columns": 5,
+    },
+    "profile": {
+        "rows": 150,
+        "columns": 5,
+        "rows_dropped_missing_target": 0,
+        "column_profiles": [
+            {
+                "name": "sepal length (cm)",
+                "dtype": "float64",
+                "kind": "numeric",
+                "missing": 0,
+                "distinct": 35,
+            },
+            {"name": "target", "dtype": "int64", "kind": "target", "missing": 0, "distinct": 3},
+        ],
+        "class_balance": {"0": 50, "1": 50, "2": 50},
+        "target_summary": None,
+    },
+    "notes": [],
+}
+
+
 OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/training-jobs"): {
         "request": {
@@ -261,11 +324,17 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                 },
             }
         },
-        "responses": {404: (PROBLEM, _NOT_FOUND)},
+        "responses": {200: (JSON, _PREDICTIONS), 404: (PROBLEM, _NOT_FOUND)},
     },
     ("post", "/v1/training-jobs/validate"): {
         "request": {"iris": {"summary": "Check a job without training", "value": _IRIS_REQUEST}},
-        "responses": {422: (PROBLEM, _INVALID)},
+        "responses": {200: (JSON, _VALIDATION_REPORT), 422: (PROBLEM, _INVALID)},
+    },
+    ("post", "/v1/datasets"): {
+        "responses": {201: (JSON, _DATASET)},
+    },
+    ("get", "/v1/datasets"): {
+        "responses": {200: (JSON, {"items": [_DATASET]})},
     },
     ("get", "/v1/algorithms"): {
         "responses": {200: (JSON, {"items": [_ALGORITHM], "total": 1})},

@@ -123,3 +123,26 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document what the handlers above really send: every error response
+    is ``application/problem+json`` with the ``Problem`` schema (FastAPI documents its own
+    422 as ``application/json``)."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if not str(code).startswith(("4", "5")):
+                    continue
+                response["content"] = {"application/problem+json": {"schema": problem_ref}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in components:
+        from app.schemas import Problem
+
+        components["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        for name, definition in components["Problem"].pop("$defs", {}).items():
+            components.setdefault(name, definition)
+    return schema
