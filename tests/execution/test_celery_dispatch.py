@@ -148,8 +148,8 @@ def test_the_reaper_requeues_an_expired_lease_and_republishes_stale_pending_jobs
     try:
         # Two pending jobs recorded without their messages (the API died before publishing),
         # and one running job whose worker died (its lease expired).
-        lost = [service._submit(service_request(), None)[0].job_id for _ in range(2)]
-        dead = service._submit(service_request(), None)[0].job_id
+        lost = [service._submit(service_request(), None, "")[0].job_id for _ in range(2)]
+        dead = service._submit(service_request(), None, "")[0].job_id
         claim = store.claim(owner="gone@host:1:x", lease_seconds=0.1, job_id=dead)
         assert claim is not None
         assert queued(settings) == []
