@@ -160,7 +160,7 @@ def test_the_reaper_requeues_an_expired_lease_and_republishes_stale_pending_jobs
         ids = [m["headers"]["id"] for m in queued(settings)]
         assert ids[0] == str(dead)  # the requeued job goes out at once
         assert sorted(ids[1:]) == sorted(map(str, lost))
-        row = service._get_status(dead)
+        row = service._get_status(dead, "")
         assert (row.status, row.attempt) == ("pending", 1)
         assert "lease expired" in (row.message or "")
 
