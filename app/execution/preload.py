@@ -16,11 +16,33 @@ from pathlib import Path
 
 from app.clients.data_layer import BUNDLED_DATASETS, _bundled_frame
 from app.execution import attempt  # noqa: F401  (the code every child runs)
+from app.lifecycle import JobStage
 from app.trainer import TrainingSpec, train
 from app.trainer.artifacts import write_artifacts
 
 
+def _warm_database() -> None:
+    """First use of an engine and of the ORM costs tens of milliseconds (dialect set-up,
+    mapper configuration, statement compilation); pay it here, on a throwaway database."""
+    import uuid
+
+    from sqlalchemy.dialects.postgresql import psycopg  # noqa: F401  (the PostgreSQL driver)
+
+    from app.db import Base, create_db_engine
+    from app.execution.store import JobStore
+    from app.models import TrainingJob
+
+    engine = create_db_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    store = JobStore(engine)
+    with store.reader() as session:
+        session.get(TrainingJob, uuid.uuid4())
+    store.advance(uuid.uuid4(), 1, stage=JobStage.PREPROCESSING, progress=10.0, new_stage=True)
+    engine.dispose()
+
+
 def warm() -> None:
+    _warm_database()
     for name in BUNDLED_DATASETS:
         _bundled_frame(name)
     frame = _bundled_frame("iris").copy()
