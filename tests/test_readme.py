@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -41,3 +43,21 @@ def test_readme_walkthrough_runs_as_written(settings: Settings, tmp_path: Path) 
         assert job["experiment_name"] == "iris"
     finally:
         server.stop()
+
+
+def test_readme_python_example_runs_as_written(settings: Settings, tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## The service layer from Python", 1)[1].split("\n## ", 1)[0]
+    script = tmp_path / "example.py"
+    script.write_text(re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)[0])
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, **settings_env(settings), "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    assert done.stdout.startswith("completed {"), done.stdout + done.stderr[-2000:]
+    assert "validation_accuracy" in done.stdout
