@@ -167,6 +167,10 @@ class HyperparameterTuningConfig(_Strict):
     timeout_seconds: int | None = Field(default=None, ge=1)
     early_stopping: bool = False
     random_state: int | None = None
+    log_trials: bool = Field(
+        default=False,
+        description="With a model registry: log each trial as a child run of the job's run.",
+    )
 
     @field_validator("search_space")
     @classmethod

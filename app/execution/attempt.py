@@ -205,6 +205,7 @@ class AttemptRunner:
         self.registry_client = registry_client
         self.stage = JobStage.FETCHING_DATA
         self.tenant = ""
+        self.log_trials = False
         self._last_write = 0.0
         self.registry_run: RegistryRun | None = None
 
@@ -253,8 +254,15 @@ class AttemptRunner:
         clean = {**trial, "params": _jsonable(trial["params"])}
         if not self.store.add_trial(self.job_id, self.attempt, clean):
             raise LostClaim()
+        if self.log_trials and self.registry_run is not None:
+            try:
+                self.registry_run.log_trial(clean)
+            except Exception as exc:  # the trial is recorded; its child run is a courtesy
+                logger.warning("trial %s not logged to the registry: %s", trial["number"], exc)
 
     def run(self, request: TrainingJobRequest) -> None:
+        tuning = request.hyperparameter_tuning_config
+        self.log_trials = tuning is not None and tuning.log_trials
         spec = training_spec(request, self.settings)
         self._begin_registry_run(request)
         dataset = self.data_client.fetch(request.data_source_config, columns=_columns(request))

@@ -163,6 +163,32 @@ class RegistryRun:
             logged_model_uri=logged_uri,
         )
 
+    def log_trial(self, trial: dict[str, Any]) -> None:
+        """One search trial as a child run of this run (MLflow's nested runs)."""
+        if self.run_id is None or self.experiment_id is None:
+            return
+        child = self.client.start_run(
+            self.experiment_id,
+            f"trial-{trial['number']}",
+            {
+                "mlflow.parentRunId": self.run_id,
+                "trainyard.job_id": str(self.job_id),
+                "trainyard.attempt": str(self.attempt),
+                "trainyard.trial": str(trial["number"]),
+                "trainyard.trial_state": trial["state"],
+            },
+        )
+        self.client.log_params(child, dict(trial["params"]))
+        metrics = {
+            name: float(trial[name])
+            for name in ("mean_score", "std_score", "duration_seconds")
+            if trial.get(name) is not None
+        }
+        if metrics:
+            self.client.log_metrics(child, metrics)
+        states: dict[str, RunStatus] = {"complete": "FINISHED", "pruned": "KILLED"}
+        self.client.end_run(child, states.get(trial["state"], "FAILED"))
+
     def end_quietly(self, status: RunStatus) -> None:
         if self.run_id is None:
             return

@@ -218,3 +218,32 @@ def test_a_cancelled_job_has_a_killed_run(
     done = wait_for_job(registry_client, job["job_id"], timeout=60)
     assert done["status"] == "cancelled", done
     wait_for_run_status(mlflow_store, run_id, "KILLED")
+
+
+def test_search_trials_can_be_logged_as_child_runs(
+    registry_client: TestClient, mlflow_store: MlflowStore
+) -> None:
+    job = submit(
+        registry_client,
+        model_name="searched",
+        experiment_name="with-trials",
+        algorithm_config={"name": "DecisionTreeClassifier"},
+        hyperparameter_tuning_config={
+            "strategy": "grid",
+            "search_space": {"max_depth": [1, 2, 3]},
+            "log_trials": True,
+        },
+    )
+    done = wait_for_job(registry_client, job["job_id"], timeout=120)
+    assert done["status"] == "completed", done
+    parent = done["registry"]["run_id"]
+    mlflow = mlflow_store.client()
+    children = mlflow.search_runs(
+        [done["registry"]["experiment_id"]], f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    assert sorted(int(r.data.params["max_depth"]) for r in children) == [1, 2, 3]
+    assert {r.info.status for r in children} == {"FINISHED"}
+    trials = registry_client.get(f"/v1/training-jobs/{job['job_id']}/trials").json()
+    by_depth = {t["params"]["max_depth"]: t["mean_score"] for t in trials}
+    for run in children:
+        assert run.data.metrics["mean_score"] == by_depth[int(run.data.params["max_depth"])]
