@@ -55,9 +55,25 @@ def test_a_tenant_cannot_reach_another_tenants_job(keyed: TestClient) -> None:
         ("GET", f"/v1/training-jobs/{job_id}/events"),
         ("GET", f"/v1/training-jobs/{job_id}/trials"),
         ("POST", f"/v1/training-jobs/{job_id}/cancel"),
+        ("GET", f"/v1/training-jobs/{job_id}/logs"),
+        ("GET", f"/v1/training-jobs/{job_id}/model"),
     ]:
         response = keyed.request(method, path, headers=bearer(KEY_B))
         assert response.status_code == 404, (method, path, response.text)
+    rows = {
+        "rows": [
+            {
+                "sepal length (cm)": 5.1,
+                "sepal width (cm)": 3.5,
+                "petal length (cm)": 1.4,
+                "petal width (cm)": 0.2,
+            }
+        ]
+    }
+    predict = f"/v1/training-jobs/{job_id}/predictions"
+    assert keyed.post(predict, json=rows, headers=bearer(KEY_B)).status_code == 404
+    assert keyed.post(predict, json=rows, headers=bearer(KEY_A)).status_code == 200
+    assert keyed.get(f"/v1/training-jobs/{job_id}/model", headers=bearer(KEY_A)).status_code == 200
     assert keyed.get("/v1/training-jobs", headers=bearer(KEY_B)).json()["total"] == 0
     assert keyed.get("/v1/training-jobs", headers=bearer(KEY_A)).json()["total"] == 1
     # The same Idempotency-Key in two tenants names two different jobs.

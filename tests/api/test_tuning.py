@@ -160,3 +160,60 @@ def test_bad_search_is_a_422(
     body = response.json()
     assert field in {e["field"] for e in body["errors"]}
     assert words in body["detail"]
+
+
+def test_a_failing_trial_does_not_fail_the_job_unless_all_do(client: TestClient) -> None:
+    # Each value passes scikit-learn's parameter checks; l1 only fails when lbfgs fits it.
+    mixed = client.post(
+        "/v1/training-jobs",
+        json=job_request(
+            algorithm_config={"name": "LogisticRegression", "parameters": {"solver": "lbfgs"}},
+            hyperparameter_tuning_config={
+                "strategy": "grid",
+                "search_space": {"l1_ratio": [0.0, 1.0]},
+            },
+        ),
+    ).json()
+    done = wait_for_job(client, mixed["job_id"], timeout=120)
+    assert done["status"] == "completed", done
+    trials = client.get(f"/v1/training-jobs/{mixed['job_id']}/trials").json()
+    assert sorted(t["state"] for t in trials) == ["complete", "failed"]
+    failed = next(t for t in trials if t["state"] == "failed")
+    assert failed["error"]
+    assert done["best_hyperparameters"] == {"l1_ratio": 0.0}
+
+    all_bad = client.post(
+        "/v1/training-jobs",
+        json=job_request(
+            algorithm_config={"name": "LogisticRegression", "parameters": {"solver": "lbfgs"}},
+            hyperparameter_tuning_config={"strategy": "grid", "search_space": {"l1_ratio": [1.0]}},
+        ),
+    ).json()
+    failed_job = wait_for_job(client, all_bad["job_id"], timeout=120)
+    assert failed_job["status"] == "failed"
+    assert "all 1 trials of the search failed" in failed_job["error"]["message"]
+
+
+def test_the_search_timeout_keeps_the_best_so_far(client: TestClient) -> None:
+    job = client.post(
+        "/v1/training-jobs",
+        json=job_request(
+            data_source_config={"path": "sklearn://digits", "target_column": "target"},
+            algorithm_config={"name": "RandomForestClassifier"},
+            hyperparameter_tuning_config={
+                "strategy": "random",
+                "search_space": {"n_estimators": {"type": "int", "low": 200, "high": 400}},
+                "max_trials": 200,
+                "timeout_seconds": 3,
+            },
+        ),
+    ).json()
+    done = wait_for_job(client, job["job_id"], timeout=120)
+    assert done["status"] == "completed", done
+    trials = client.get(f"/v1/training-jobs/{job['job_id']}/trials").json()
+    assert 1 <= len(trials) < 200
+    assert "stopped at timeout_seconds=3" in done["message"]
+    assert (
+        done["best_hyperparameters"]["n_estimators"]
+        == max(trials, key=lambda t: t["mean_score"])["params"]["n_estimators"]
+    )
