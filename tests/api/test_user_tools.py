@@ -94,6 +94,11 @@ def test_every_default_is_json_safe() -> None:
 def test_completed_job_log_shows_its_stages(client: TestClient, settings: Settings) -> None:
     job_id = submit(client)
     assert wait_for_job(client, job_id)["status"] == "completed"
+    path = settings.artifact_root.resolve() / job_id / "attempt-1.log"
+    # The child records the job as completed; its supervisor adds the last line just after.
+    deadline = time.monotonic() + 10
+    while "INFO supervisor:" not in path.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     response = client.get(f"/v1/training-jobs/{job_id}/logs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -103,7 +108,6 @@ def test_completed_job_log_shows_its_stages(client: TestClient, settings: Settin
     order = [text.index(f"stage {s}") for s in ("preprocessing", "training", "storing_artifacts")]
     assert order == sorted(order)
     assert "completed: trained RandomForestClassifier" in text
-    path = settings.artifact_root.resolve() / job_id / "attempt-1.log"
     assert path.read_text() in text
     assert client.get(f"/v1/training-jobs/{job_id}/logs", params={"attempt": 1}).text == (
         path.read_text()
