@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -132,7 +133,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def wait_for_job(
-    client: TestClient, job_id: str, *, statuses: set[str] = TERMINAL, timeout: float = 60.0
+    client: httpx.Client, job_id: str, *, statuses: set[str] = TERMINAL, timeout: float = 60.0
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:

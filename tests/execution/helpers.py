@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, text
 
+from tests.conftest import wait_for_job
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # A fit that runs until it is stopped (tens of minutes), and one that takes a few seconds.
@@ -157,11 +159,5 @@ def settings_env(settings: Any) -> dict[str, str]:
 def wait_status(
     client: httpx.Client, job_id: str, statuses: set[str], timeout: float = 60
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = client.get(f"/v1/training-jobs/{job_id}").json()
-        if body["status"] in statuses:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {body['status']}: {body}")
-        time.sleep(0.05)
+    """``wait_for_job`` for a client of a live server."""
+    return wait_for_job(client, job_id, statuses=statuses, timeout=timeout)
