@@ -105,10 +105,6 @@ class Settings(BaseSettings):
     def _split_data_lists(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 @lru_cache
 def get_settings() -> Settings:

@@ -39,7 +39,7 @@ from app.exceptions import (
     TrainingJobError,
 )
 from app.execution import Executor
-from app.execution.attempt import AttemptPayload, default_data_client
+from app.execution.attempt import AttemptPayload, default_data_client, jsonable
 from app.execution.registration import default_registry_client, prepare_registry
 from app.execution.store import JobStore
 from app.job_stats import JobStatistics
@@ -571,17 +571,7 @@ class MLModelTrainingService:
             events = session.scalars(
                 select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
             ).all()
-            return [
-                JobEventResponse(
-                    created_at=e.created_at,
-                    status=JobStatus(e.status),
-                    stage=JobStage(e.stage),
-                    progress=e.progress,
-                    attempt=e.attempt,
-                    message=e.message,
-                )
-                for e in events
-            ]
+            return [JobEventResponse.model_validate(e, from_attributes=True) for e in events]
 
     @property
     def executor_alive(self) -> bool:
@@ -690,7 +680,7 @@ class MLModelTrainingService:
         resolved = {
             "algorithm": validated.algorithm.name,
             "task": report.task,
-            "estimator_parameters": _plain(report.estimator_parameters),
+            "estimator_parameters": jsonable(report.estimator_parameters),
             "target_column": config.target_column,
             "feature_columns": report.feature_columns,
             "column_kinds": report.column_kinds,
@@ -804,16 +794,3 @@ class MLModelTrainingService:
             classes=result.classes,
             probabilities=result.probabilities,
         )
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready estimator parameters (numpy scalars as numbers, objects by their repr)."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if value is None or isinstance(value, bool | int | float | str):
-            out[key] = value
-        elif hasattr(value, "item"):
-            out[key] = value.item()
-        else:
-            out[key] = repr(value)
-    return out

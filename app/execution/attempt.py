@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ class AttemptPayload:
     supervisor_pid: int = 0
     data_layer_client: DataLayerClientInterface | None = None
     model_registry_client: ModelRegistryClientInterface | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class LostClaim(Exception):
@@ -251,7 +250,7 @@ class AttemptRunner:
         self._write(stage, progress, message, new_stage=new)
 
     def on_trial(self, trial: dict[str, Any]) -> None:
-        clean = {**trial, "params": _jsonable(trial["params"])}
+        clean = {**trial, "params": jsonable(trial["params"])}
         if not self.store.add_trial(self.job_id, self.attempt, clean):
             raise LostClaim()
         if self.log_trials and self.registry_run is not None:
@@ -287,7 +286,7 @@ class AttemptRunner:
         resolved = {
             "request": request.model_dump(mode="json"),
             "task": result.task,
-            "estimator_parameters": _jsonable(result.parameters),
+            "estimator_parameters": jsonable(result.parameters),
             "feature_columns": result.feature_columns,
             "classes": result.classes,
             "attempt": self.attempt,
@@ -312,7 +311,7 @@ class AttemptRunner:
             message=message,
             fields={
                 "metrics": result.metrics,
-                "best_hyperparameters": _jsonable(result.best_hyperparameters)
+                "best_hyperparameters": jsonable(result.best_hyperparameters)
                 if result.best_hyperparameters is not None
                 else None,
                 "artifacts_location": (registry_info or {}).get("model_uri") or str(directory),
@@ -384,7 +383,8 @@ def _columns(request: TrainingJobRequest) -> list[str] | None:
     return [*source.feature_columns, source.target_column]
 
 
-def _jsonable(values: dict[str, Any] | None) -> dict[str, Any]:
+def jsonable(values: dict[str, Any] | None) -> dict[str, Any]:
+    """JSON-ready values (numpy scalars as numbers, sequences as lists, objects by repr)."""
     out: dict[str, Any] = {}
     for key, value in (values or {}).items():
         if value is None or isinstance(value, bool | int | float | str):
@@ -394,7 +394,7 @@ def _jsonable(values: dict[str, Any] | None) -> dict[str, Any]:
         elif isinstance(value, list | tuple):
             out[key] = [v.item() if hasattr(v, "item") else v for v in value]
         elif isinstance(value, dict):
-            out[key] = _jsonable(value)
+            out[key] = jsonable(value)
         else:
             out[key] = repr(value)
     return out
