@@ -8,14 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import algorithms, datasets, health, metrics, models, training_jobs
-from app.auth import KeyRing
+from app.algorithms import endpoints as algorithms
 from app.config import Settings, get_settings
-from app.docs import install_docs
-from app.errors import install_error_handlers
-from app.limits import BodySizeLimit
-from app.logging_setup import configure_logging
-from app.metrics import HttpMetrics, MetricsMiddleware
+from app.core.auth import KeyRing
+from app.core.logging_setup import configure_logging
+from app.core.middleware import BodySizeLimit
+from app.core.openapi import install_docs
+from app.core.problems import install_error_handlers
+from app.datasets import endpoints as datasets
+from app.jobs import endpoints as jobs
+from app.operations import endpoints as operations
+from app.operations.metrics import HttpMetrics, MetricsMiddleware
+from app.predictions import endpoints as predictions
 from app.service import MLModelTrainingService
 
 
@@ -29,6 +33,8 @@ def create_app(
         owned = service is None
         svc = service or MLModelTrainingService(settings=settings)
         app.state.service = svc
+        app.state.jobs = svc.jobs
+        app.state.predictions = svc.predictions
         svc.start()
         try:
             yield
@@ -44,21 +50,21 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.settings = settings
     app.state.keyring = KeyRing.parse(settings.api_keys)
     app.state.metrics_require_key = settings.metrics_require_key
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=("/v1/datasets",)
     )
     install_error_handlers(app)
-    app.include_router(training_jobs.router)
-    app.include_router(health.router)
+    app.include_router(jobs.router)
+    app.include_router(operations.router)
     app.include_router(algorithms.router)
-    app.include_router(metrics.router)
     install_docs(app)
     app.state.http_metrics = HttpMetrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
     app.include_router(datasets.router)
-    app.include_router(models.router)
+    app.include_router(predictions.router)
     return app
 
 

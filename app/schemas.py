@@ -1,496 +1,63 @@
-"""Request and response schemas of the service layer (the seed's ``ml_models_schemas``)."""
+"""The seed's schema module (``ml_models_schemas``): every request and response model by its
+public name. Each lives in its domain package; import from here or from there."""
 
-from __future__ import annotations
+from app.algorithms.schemas import AlgorithmList, AlgorithmParameter, AlgorithmResponse
+from app.core.problems import Problem, ProblemFieldError
+from app.datasets.schemas import DatasetInfo, DatasetList
+from app.integrations.data_layer.config import DataFormat, DataSourceConfig, ReadOptions
+from app.jobs.schemas import (
+    AlgorithmConfig,
+    CategoricalDistribution,
+    ColumnProfile,
+    DataProfile,
+    EvaluationConfig,
+    FloatDistribution,
+    HyperparameterTuningConfig,
+    IntDistribution,
+    JobError,
+    JobEventResponse,
+    PreprocessingConfig,
+    RegistryInfo,
+    ResourceConfig,
+    TaskType,
+    TrainingJobList,
+    TrainingJobRequest,
+    TrainingJobStatusResponse,
+    TrialResponse,
+    ValidationReport,
+)
+from app.predictions.schemas import PredictionRequest, PredictionResponse
 
-import codecs
-import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
-
-from app.lifecycle import JobStage, JobStatus
-
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-DataFormat = Literal["csv", "tsv", "parquet", "json", "jsonl", "feather"]
-TaskType = Literal["classification", "regression"]
-
-
-class _Strict(BaseModel):
-    """Unknown fields are an error: a typo must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReadOptions(_Strict):
-    """Options for text formats (csv, tsv)."""
-
-    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
-    encoding: str | None = Field(default=None, max_length=64)
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                raise ValueError(f"unknown text encoding {value!r}") from None
-        return value
-
-
-class DataSourceConfig(_Strict):
-    """Where the training data is and which columns to use."""
-
-    path: str = Field(
-        min_length=1,
-        max_length=4096,
-        description=(
-            "A file under a data root (relative paths resolve against the first root), "
-            "a bundled dataset such as `sklearn://iris`, `https://` from an allowed host, "
-            "or `s3://` from an allowed bucket."
-        ),
-        examples=["sklearn://iris", "customers.csv"],
-    )
-    type: DataFormat | None = Field(
-        default=None, description="File format; taken from the file extension when omitted."
-    )
-    feature_columns: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        description="Columns used as features; every column but the target when omitted.",
-    )
-    target_column: str = Field(min_length=1, description="The column to predict.")
-    read_options: ReadOptions | None = None
-
-    @field_validator("feature_columns")
-    @classmethod
-    def _unique_columns(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            seen: set[str] = set()
-            duplicated = sorted({c for c in value if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
-            if duplicated:
-                raise ValueError(f"columns listed more than once: {', '.join(duplicated)}")
-        return value
-
-    @model_validator(mode="after")
-    def _target_not_a_feature(self) -> DataSourceConfig:
-        if self.feature_columns and self.target_column in self.feature_columns:
-            raise ValueError(
-                f"target_column {self.target_column!r} is also listed in feature_columns"
-            )
-        return self
-
-
-class AlgorithmConfig(_Strict):
-    """Which estimator to train, and its constructor parameters."""
-
-    name: str = Field(
-        min_length=1,
-        max_length=128,
-        description="Estimator class name; `GET /v1/algorithms` lists them.",
-        examples=["RandomForestClassifier"],
-    )
-    framework: Literal["scikit-learn"] = "scikit-learn"
-    parameters: dict[str, JsonValue] = Field(default_factory=dict)
-    task: TaskType | None = Field(
-        default=None, description="Inferred from the estimator; if given it must agree."
-    )
-
-    @field_validator("framework", mode="before")
-    @classmethod
-    def _framework_alias(cls, value: Any) -> Any:
-        return "scikit-learn" if value == "sklearn" else value
-
-
-class IntDistribution(_Strict):
-    type: Literal["int"]
-    low: int
-    high: int
-    log: bool = False
-    step: int | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> IntDistribution:
-        if self.low > self.high:
-            raise ValueError("low must not exceed high")
-        if self.log and self.low < 1:
-            raise ValueError("a log-scaled range needs low >= 1")
-        return self
-
-
-class FloatDistribution(_Strict):
-    type: Literal["float"]
-    low: float
-    high: float
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FloatDistribution:
-        if self.low > self.high:
-            raise ValueError("low must not exceed high")
-        if self.log and self.low <= 0:
-            raise ValueError("a log-scaled range needs low > 0")
-        return self
-
-
-class CategoricalDistribution(_Strict):
-    type: Literal["categorical"]
-    choices: list[JsonValue] = Field(min_length=1)
-
-
-Distribution = Annotated[
-    IntDistribution | FloatDistribution | CategoricalDistribution, Field(discriminator="type")
+__all__ = [
+    "AlgorithmConfig",
+    "AlgorithmList",
+    "AlgorithmParameter",
+    "AlgorithmResponse",
+    "CategoricalDistribution",
+    "ColumnProfile",
+    "DataFormat",
+    "DataProfile",
+    "DataSourceConfig",
+    "DatasetInfo",
+    "DatasetList",
+    "EvaluationConfig",
+    "FloatDistribution",
+    "HyperparameterTuningConfig",
+    "IntDistribution",
+    "JobError",
+    "JobEventResponse",
+    "PredictionRequest",
+    "PredictionResponse",
+    "PreprocessingConfig",
+    "Problem",
+    "ProblemFieldError",
+    "ReadOptions",
+    "RegistryInfo",
+    "ResourceConfig",
+    "TaskType",
+    "TrainingJobList",
+    "TrainingJobRequest",
+    "TrainingJobStatusResponse",
+    "TrialResponse",
+    "ValidationReport",
 ]
-SearchDimension = list[JsonValue] | Distribution
-
-
-class HyperparameterTuningConfig(_Strict):
-    """An optional hyperparameter search; the best configuration is refitted at the end."""
-
-    strategy: Literal["grid", "random", "bayesian", "halving"] = "random"
-    search_space: dict[str, SearchDimension] = Field(
-        min_length=1,
-        description=(
-            "Parameter name to a list of values, or to a distribution "
-            '(`{"type": "int"|"float", "low", "high", "log"}`, '
-            '`{"type": "categorical", "choices": [...]}`).'
-        ),
-    )
-    objective_metric: str | None = Field(
-        default=None, description="A scikit-learn scorer name; accuracy / r2 when omitted."
-    )
-    direction: Literal["maximize", "minimize"] | None = None
-    max_trials: int = Field(default=10, ge=1, le=10_000)
-    cv_folds: int = Field(default=3, ge=2, le=20)
-    parallel_trials: int = Field(default=1, ge=1, le=64)
-    timeout_seconds: int | None = Field(default=None, ge=1)
-    early_stopping: bool = False
-    random_state: int | None = None
-    log_trials: bool = Field(
-        default=False,
-        description="With a model registry: log each trial as a child run of the job's run.",
-    )
-
-    @field_validator("search_space")
-    @classmethod
-    def _non_empty_lists(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for name, dimension in value.items():
-            if isinstance(dimension, list) and not dimension:
-                raise ValueError(f"search_space.{name} lists no values")
-        return value
-
-
-class ResourceConfig(_Strict):
-    """Limits for one job."""
-
-    max_runtime_seconds: int | None = Field(
-        default=None, ge=1, description="Wall-clock limit of one attempt; the job fails past it."
-    )
-    memory_limit_mb: int | None = Field(
-        default=None, ge=64, description="Memory the training process may allocate, in MiB."
-    )
-    n_jobs: int | None = Field(
-        default=None,
-        ge=-1,
-        description="Cores for the estimator or search (-1: all allowed); capped by settings.",
-    )
-
-    @field_validator("n_jobs")
-    @classmethod
-    def _no_zero(cls, value: int | None) -> int | None:
-        if value == 0:
-            raise ValueError("n_jobs must be -1 or a positive number")
-        return value
-
-
-class EvaluationConfig(_Strict):
-    """How the held-out validation split is made."""
-
-    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
-    random_state: int = Field(default=0, description="Seed of the split and of the estimator.")
-    stratify: bool = Field(default=True, description="Stratify the split for classification.")
-
-
-class PreprocessingConfig(_Strict):
-    """How feature columns are prepared inside the saved pipeline; automatic by default."""
-
-    enabled: bool = Field(
-        default=True, description="false: no preprocessing; every feature must be numeric."
-    )
-    numeric_imputation: Literal["mean", "median", "most_frequent"] = "median"
-    scaler: Literal["auto", "standard", "minmax", "robust", "none"] = Field(
-        default="auto",
-        description="`auto`: standardise for estimators that need it (linear, SVM, kNN, MLP).",
-    )
-    categorical_imputation: Literal["most_frequent", "constant"] = Field(
-        default="most_frequent", description="`constant` makes missing a category of its own."
-    )
-    encoder: Literal["onehot", "ordinal"] = Field(
-        default="onehot", description="Unknown categories are ignored (one-hot) or -1 (ordinal)."
-    )
-    max_categories: int | None = Field(
-        default=None, ge=2, le=10_000, description="Rarer categories are grouped together."
-    )
-
-
-class TrainingJobRequest(_Strict):
-    """A training job as submitted."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "model_name": "iris-classifier",
-                    "data_source_config": {"path": "sklearn://iris", "target_column": "target"},
-                    "algorithm_config": {
-                        "name": "RandomForestClassifier",
-                        "parameters": {"n_estimators": 100, "random_state": 42},
-                    },
-                    "experiment_name": "iris",
-                    "tags": {"team": "research"},
-                }
-            ]
-        },
-    )
-
-    model_name: Name
-    model_version: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$",
-        description="Defaults to the next integer for this model name: `1`, `2`, ...",
-    )
-    data_source_config: DataSourceConfig
-    algorithm_config: AlgorithmConfig
-    hyperparameter_tuning_config: HyperparameterTuningConfig | None = None
-    resource_config: ResourceConfig | None = None
-    evaluation_config: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    experiment_name: str | None = Field(default=None, min_length=1, max_length=256)
-    tags: dict[str, JsonValue] | None = None
-    preprocessing: PreprocessingConfig | None = Field(
-        default=None, description="Feature preprocessing; automatic when omitted."
-    )
-
-    @field_validator("tags")
-    @classmethod
-    def _bounded_tags(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            if len(value) > 50:
-                raise ValueError("at most 50 tags")
-            long_keys = [k for k in value if not 0 < len(k) <= 250]
-            if long_keys:
-                raise ValueError("tag names must be 1 to 250 characters long")
-        return value
-
-
-class JobError(BaseModel):
-    type: str
-    stage: str | None
-    message: str
-
-
-class RegistryInfo(BaseModel):
-    experiment_id: str | None = None
-    run_id: str | None = None
-    model_uri: str | None = None
-    registered_version: str | None = None
-
-
-class TrainingJobStatusResponse(BaseModel):
-    """Where a job stands."""
-
-    job_id: uuid.UUID
-    model_name: str
-    model_version: str
-    algorithm: str
-    status: JobStatus
-    stage: JobStage
-    message: str | None = None
-    progress: float = Field(ge=0, le=100)
-    metrics: dict[str, float] | None = None
-    best_hyperparameters: dict[str, Any] | None = None
-    artifacts_location: str | None = None
-    experiment_name: str | None = None
-    tags: dict[str, Any] | None = None
-    error: JobError | None = None
-    registry: RegistryInfo | None = None
-    data: dict[str, Any] | None = Field(
-        default=None, description="Lineage of the data used: fingerprint, rows, columns."
-    )
-    created_at: datetime
-    started_at: datetime | None = None
-    updated_at: datetime
-    completed_at: datetime | None = None
-    attempt: int
-
-
-class TrainingJobList(BaseModel):
-    items: list[TrainingJobStatusResponse]
-    total: int
-    limit: int
-    offset: int
-
-
-class TrialResponse(BaseModel):
-    number: int
-    attempt: int
-    params: dict[str, Any]
-    state: Literal["complete", "pruned", "failed"]
-    mean_score: float | None = None
-    std_score: float | None = None
-    fold_scores: list[float] = Field(default_factory=list)
-    resource: int | None = Field(
-        default=None, description="Training rows used (successive halving rounds)."
-    )
-    error: str | None = None
-    duration_seconds: float
-    started_at: datetime
-    finished_at: datetime
-
-
-class JobEventResponse(BaseModel):
-    created_at: datetime
-    status: JobStatus
-    stage: JobStage
-    progress: float
-    attempt: int
-    message: str | None = None
-
-
-class ProblemFieldError(BaseModel):
-    field: str
-    message: str
-    location: str | None = None
-    type: str | None = None
-
-
-class Problem(BaseModel):
-    """An error, as ``application/problem+json`` (RFC 9457)."""
-
-    type: str = Field(examples=["urn:trainyard:problem:invalid-configuration"])
-    title: str
-    status: int
-    detail: str
-    errors: list[ProblemFieldError] | None = Field(
-        default=None, description="For invalid input: each field and what is wrong with it."
-    )
-
-
-class AlgorithmParameter(BaseModel):
-    """One constructor parameter of an estimator."""
-
-    name: str
-    default: JsonValue = Field(description="The estimator's default (non-finite floats as text).")
-    types: list[str] = Field(
-        description="JSON types the parameter accepts (`integer`, `number`, `string`, ...)."
-    )
-    constraints: list[str] = Field(description="scikit-learn's own constraints, readable.")
-    options: list[JsonValue] | None = Field(
-        default=None, description="The allowed values, when the parameter takes named options."
-    )
-
-
-class AlgorithmResponse(BaseModel):
-    """An estimator that training jobs may use."""
-
-    name: str
-    framework: str
-    task: TaskType
-    module: str
-    parameters: list[AlgorithmParameter]
-
-
-class AlgorithmList(BaseModel):
-    items: list[AlgorithmResponse]
-    total: int
-
-
-class ColumnProfile(BaseModel):
-    name: str
-    dtype: str
-    kind: Literal["numeric", "categorical", "datetime", "target"]
-    missing: int
-    distinct: int
-
-
-class DataProfile(BaseModel):
-    rows: int
-    columns: int
-    rows_dropped_missing_target: int
-    column_profiles: list[ColumnProfile]
-    class_balance: dict[str, int] | None = Field(
-        default=None, description="Rows per class of the target (classification)."
-    )
-    target_summary: dict[str, float] | None = Field(
-        default=None, description="min, max, mean, std of the target (regression)."
-    )
-
-
-class ValidationReport(BaseModel):
-    """The outcome of a dry run: what a job with this request would train on."""
-
-    valid: bool
-    resolved: dict[str, Any]
-    data: dict[str, Any]
-    profile: DataProfile
-    notes: list[str] = Field(default_factory=list)
-
-
-class DatasetInfo(BaseModel):
-    """An uploaded data file; `path` is what `data_source_config.path` takes."""
-
-    path: str
-    name: str
-    format: DataFormat
-    size_bytes: int
-    rows: int | None = None
-    columns: list[str] | None = None
-    fingerprint: str | None = None
-    uploaded_at: datetime
-
-
-class DatasetList(BaseModel):
-    items: list[DatasetInfo]
-
-
-class PredictionRequest(_Strict):
-    """Rows to predict, as records of the raw feature columns the model was trained on."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "rows": [
-                        {
-                            "sepal length (cm)": 5.1,
-                            "sepal width (cm)": 3.5,
-                            "petal length (cm)": 1.4,
-                            "petal width (cm)": 0.2,
-                        }
-                    ]
-                }
-            ]
-        },
-    )
-
-    rows: list[dict[str, JsonValue]] = Field(
-        min_length=1, description="One object per row: feature column name to value."
-    )
-
-
-class PredictionResponse(BaseModel):
-    job_id: uuid.UUID
-    model_name: str
-    model_version: str
-    task: str
-    predictions: list[JsonValue] = Field(description="One prediction per row, in row order.")
-    classes: list[JsonValue] | None = Field(
-        default=None, description="Class labels, in the order of each row's probabilities."
-    )
-    probabilities: list[list[float]] | None = Field(
-        default=None, description="Per row, the probability of each class in `classes`."
-    )

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.config import Settings  # noqa: E402
-from app.models import TrainingJob  # noqa: E402
+from app.jobs.models import TrainingJob  # noqa: E402
 from app.schemas import TrainingJobRequest  # noqa: E402
 from app.service import MLModelTrainingService  # noqa: E402
 from tests.conftest import alembic_upgrade  # noqa: E402
@@ -65,7 +65,7 @@ async def submit_and_wait(service: MLModelTrainingService, jobs: int) -> float:
     for _ in range(jobs):
         await service.submit_training_job(request)
     while True:
-        with service.factory() as session:
+        with service.repository.factory() as session:
             done = session.scalar(
                 select(func.count())
                 .select_from(TrainingJob)
@@ -94,7 +94,7 @@ def run_round(server: str, redis_url: str, jobs: int, workers: int, work: Path) 
     try:
         service.start()
         elapsed = asyncio.run(submit_and_wait(service, jobs))
-        with service.factory() as session:
+        with service.repository.factory() as session:
             rows = session.execute(
                 select(
                     TrainingJob.status,

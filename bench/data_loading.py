@@ -30,7 +30,7 @@ kind, fmt, path = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 used = json.loads(sys.argv[4])
 import pandas as pd
 if kind == "client":
-    from app.clients.data_layer import LocalDataLayerClient
+    from app.integrations.data_layer import LocalDataLayerClient
     from app.schemas import DataSourceConfig
     client = LocalDataLayerClient([path.parent])
     config = DataSourceConfig(path=path.name, target_column="target")
@@ -82,7 +82,7 @@ from pathlib import Path
 fmt, path, repeat = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 used = json.loads(sys.argv[4])
 import pandas as pd
-from app.clients.data_layer import LocalDataLayerClient
+from app.integrations.data_layer import LocalDataLayerClient
 from app.schemas import DataSourceConfig
 client = LocalDataLayerClient([path.parent])
 config = DataSourceConfig(path=path.name, target_column="target")

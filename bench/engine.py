@@ -113,7 +113,7 @@ def run_job(
 
 
 def in_process_fit(repeats: int) -> list[float]:
-    from app.clients.data_layer import LocalDataLayerClient
+    from app.integrations.data_layer import LocalDataLayerClient
     from app.schemas import DataSourceConfig
     from app.trainer import TrainingSpec, train
 

@@ -1,6 +1,6 @@
 """How long a /metrics scrape spends reading job statistics from the database.
 
-Fills a fresh database with N finished and waiting jobs, then times ``app.job_stats.collect``
+Fills a fresh database with N finished and waiting jobs, then times ``app.jobs.stats.collect``
 (the query work of one scrape) and the Prometheus rendering, best of R runs.
 
     .venv/bin/python bench/metrics_scrape.py --jobs 10000 100000
@@ -23,10 +23,10 @@ from alembic.config import Config
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from app.db import create_db_engine, make_session_factory
-from app.job_stats import collect
-from app.metrics import HttpMetrics, render
-from app.models import TrainingJob
+from app.core.db import create_db_engine, make_session_factory
+from app.jobs.models import TrainingJob
+from app.jobs.stats import collect
+from app.operations.metrics import HttpMetrics, render
 
 ROOT = Path(__file__).resolve().parents[1]
 

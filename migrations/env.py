@@ -6,9 +6,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from app import models  # noqa: F401  (registers the tables)
 from app.config import Settings
-from app.db import Base, create_db_engine
+from app.core.db import Base, create_db_engine
+from app.jobs import models  # noqa: F401  (registers the tables)
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

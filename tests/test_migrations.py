@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from app.db import Base
+from app.core.db import Base
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:

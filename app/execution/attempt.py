@@ -14,29 +14,28 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd  # noqa: F401  (preloaded for the forkserver)
 import sklearn  # noqa: F401
 
-from app.clients.data_layer import DataLayerClientInterface
-from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings
-from app.db import create_db_engine
-from app.exceptions import DataAccessError, ModelRegistryError, TrainyardError
-from app.execution.attempt_log import start_attempt_log
+from app.core.db import create_db_engine
+from app.core.exceptions import ModelRegistryError, TrainyardError, from_trainer_error
+from app.execution.payload import AttemptPayload
 from app.execution.registration import RegistryRun
-from app.execution.store import JobStore
-from app.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
-from app.models import TrainingJob
-from app.schemas import TrainingJobRequest
-from app.trainer import DataError, SpecError, TrainingSpec, train
+from app.integrations.data_layer import DataLayerClientInterface, build_data_client
+from app.integrations.registry.interface import ModelRegistryClientInterface
+from app.jobs.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
+from app.jobs.logs import start_attempt_log
+from app.jobs.repository import JobRepository
+from app.jobs.schemas import TrainingJobRequest
+from app.jobs.spec import jsonable, requested_columns, training_spec
+from app.trainer import DataError, SpecError, train
 from app.trainer.algorithms import registry
 from app.trainer.artifacts import MODEL_FILE, write_artifacts
 from app.trainer.errors import TrainingError
-from app.trainer.preprocessing import PreprocessingSpec
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +57,6 @@ _STAGE_SPAN = {
 }
 EXIT_LOST_CLAIM = 3
 PROGRESS_WRITE_INTERVAL = 0.2
-
-
-@dataclass
-class AttemptPayload:
-    """What a child needs; it is pickled to the forkserver, so it holds plain data."""
-
-    settings: dict[str, Any]
-    supervisor_pid: int = 0
-    data_layer_client: DataLayerClientInterface | None = None
-    model_registry_client: ModelRegistryClientInterface | None = None
 
 
 class LostClaim(Exception):
@@ -148,55 +137,19 @@ def _limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def training_spec(request: TrainingJobRequest, settings: Settings) -> TrainingSpec:
-    resources = request.resource_config
-    n_jobs = resources.n_jobs if resources and resources.n_jobs is not None else 1
-    if n_jobs == -1 or n_jobs > settings.max_n_jobs:
-        n_jobs = settings.max_n_jobs
-    parameters = dict(request.algorithm_config.parameters)
-    requested = parameters.get("n_jobs")
-    if isinstance(requested, int) and not isinstance(requested, bool):
-        del parameters["n_jobs"]
-        n_jobs = settings.max_n_jobs if requested == -1 else min(requested, settings.max_n_jobs)
-    tuning = request.hyperparameter_tuning_config
-    tuning_spec = tuning.model_dump(mode="json") if tuning is not None else None
-    if tuning_spec is not None:
-        tuning_spec["parallel_trials"] = min(tuning_spec["parallel_trials"], settings.max_n_jobs)
-    return TrainingSpec(
-        algorithm=request.algorithm_config.name,
-        parameters=parameters,
-        target_column=request.data_source_config.target_column,
-        feature_columns=request.data_source_config.feature_columns,
-        task=request.algorithm_config.task,
-        test_size=request.evaluation_config.test_size,
-        random_state=request.evaluation_config.random_state,
-        stratify=request.evaluation_config.stratify,
-        n_jobs=n_jobs,
-        preprocessing=preprocessing_spec(request),
-        tuning=tuning_spec,
-    )
-
-
-def preprocessing_spec(request: TrainingJobRequest) -> PreprocessingSpec:
-    config = request.preprocessing
-    if config is None:
-        return PreprocessingSpec()
-    return PreprocessingSpec(**config.model_dump())
-
-
 class AttemptRunner:
-    """Runs the stages of one attempt and writes each step through the fenced store."""
+    """Runs the stages of one attempt and writes each step through the fenced repository."""
 
     def __init__(
         self,
-        store: JobStore,
+        repository: JobRepository,
         job_id: uuid.UUID,
         attempt: int,
         settings: Settings,
         data_client: DataLayerClientInterface,
         registry_client: ModelRegistryClientInterface | None,
     ) -> None:
-        self.store = store
+        self.repository = repository
         self.job_id = job_id
         self.attempt = attempt
         self.settings = settings
@@ -223,7 +176,7 @@ class AttemptRunner:
         new_stage: bool,
         fields: dict[str, Any] | None = None,
     ) -> None:
-        ok = self.store.advance(
+        ok = self.repository.advance(
             self.job_id,
             self.attempt,
             stage=stage,
@@ -251,7 +204,7 @@ class AttemptRunner:
 
     def on_trial(self, trial: dict[str, Any]) -> None:
         clean = {**trial, "params": jsonable(trial["params"])}
-        if not self.store.add_trial(self.job_id, self.attempt, clean):
+        if not self.repository.add_trial(self.job_id, self.attempt, clean):
             raise LostClaim()
         if self.log_trials and self.registry_run is not None:
             try:
@@ -264,15 +217,10 @@ class AttemptRunner:
         self.log_trials = tuning is not None and tuning.log_trials
         spec = training_spec(request, self.settings)
         self._begin_registry_run(request)
-        dataset = self.data_client.fetch(request.data_source_config, columns=_columns(request))
-        lineage = {
-            "location": dataset.location,
-            "format": dataset.format,
-            "fingerprint": dataset.fingerprint,
-            "size_bytes": dataset.size_bytes,
-            "rows": int(len(dataset.frame)),
-            "columns": int(dataset.frame.shape[1]),
-        }
+        dataset = self.data_client.fetch(
+            request.data_source_config, columns=requested_columns(request)
+        )
+        lineage = dataset.lineage()
         self.enter(
             JobStage.PREPROCESSING,
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
@@ -303,7 +251,7 @@ class AttemptRunner:
             f"; {notes}" if notes else ""
         )
         logger.info("completed: %s; metrics %s", message, result.metrics)
-        self.store.finish(
+        self.repository.finish(
             self.job_id,
             self.attempt,
             status=JobStatus.COMPLETED,
@@ -328,8 +276,7 @@ class AttemptRunner:
         """
         if self.registry_client is None:
             return
-        with self.store.factory() as session:
-            job = session.get(TrainingJob, self.job_id)
+        job = self.repository.get_job(self.job_id)
         if job is None:
             raise LostClaim()
         run = RegistryRun(self.registry_client, self.job_id, self.attempt)
@@ -367,44 +314,13 @@ class AttemptRunner:
         )
         if self.registry_run is not None:
             self.registry_run.end_quietly("FAILED")
-        self.store.finish(
+        self.repository.finish(
             self.job_id,
             self.attempt,
             status=JobStatus.FAILED,
             message=f"{error_type} in stage {self.stage.value}: {message}",
             error=(error_type, self.stage.value, message),
         )
-
-
-def _columns(request: TrainingJobRequest) -> list[str] | None:
-    source = request.data_source_config
-    if source.feature_columns is None:
-        return None
-    return [*source.feature_columns, source.target_column]
-
-
-def jsonable(values: dict[str, Any] | None) -> dict[str, Any]:
-    """JSON-ready values (numpy scalars as numbers, sequences as lists, objects by repr)."""
-    out: dict[str, Any] = {}
-    for key, value in (values or {}).items():
-        if value is None or isinstance(value, bool | int | float | str):
-            out[key] = value
-        elif hasattr(value, "item"):
-            out[key] = value.item()
-        elif isinstance(value, list | tuple):
-            out[key] = [v.item() if hasattr(v, "item") else v for v in value]
-        elif isinstance(value, dict):
-            out[key] = jsonable(value)
-        else:
-            out[key] = repr(value)
-    return out
-
-
-def default_data_client(settings: Settings) -> DataLayerClientInterface:
-    """The client ``TRAINYARD_DATA_LAYER_CLIENT`` names, else the default one."""
-    from app.clients.data_layer import build_data_client
-
-    return build_data_client(settings)
 
 
 def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
@@ -417,19 +333,18 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
         _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
     settings = Settings(**payload.settings)
     engine = create_db_engine(settings.database_url)
-    store = JobStore(engine)
+    repository = JobRepository(engine)
     job_uuid = uuid.UUID(job_id)
     start_attempt_log(settings.artifact_root, job_id, attempt, server_format=settings.log_format)
     logger.info("attempt %s of job %s started in process %s", attempt, job_id, os.getpid())
-    with store.factory() as session:
-        job = session.get(TrainingJob, job_uuid)
-        if job is None or job.attempt != attempt:
-            os._exit(EXIT_LOST_CLAIM)
-        request = TrainingJobRequest.model_validate(job.request)
-        tenant = job.tenant
-    data_client = payload.data_layer_client or default_data_client(settings)
+    job = repository.get_job(job_uuid)
+    if job is None or job.attempt != attempt:
+        os._exit(EXIT_LOST_CLAIM)
+    request = TrainingJobRequest.model_validate(job.request)
+    tenant = job.tenant
+    data_client = payload.data_layer_client or build_data_client(settings)
     runner = AttemptRunner(
-        store, job_uuid, attempt, settings, data_client, payload.model_registry_client
+        repository, job_uuid, attempt, settings, data_client, payload.model_registry_client
     )
     runner.tenant = tenant
     resources = request.resource_config
@@ -451,14 +366,9 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
             if memory_mb
             else "the training process ran out of memory",
         )
-    except (SpecError, DataError) as exc:
-        runner.fail(
-            "DataAccessError" if isinstance(exc, DataError) else "ConfigurationError", exc.message
-        )
-    except DataAccessError as exc:
-        runner.fail("DataAccessError", exc.message)
-    except TrainingError as exc:
-        runner.fail("TrainingJobError", exc.message)
+    except (SpecError, DataError, TrainingError) as exc:
+        error = from_trainer_error(exc)
+        runner.fail(type(error).__name__, exc.message)
     except TrainyardError as exc:
         runner.fail(type(exc).__name__, exc.message)
     except Exception as exc:

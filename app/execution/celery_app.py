@@ -25,7 +25,8 @@ from typing import Any
 from celery import Celery, signals
 
 from app.config import Settings, get_settings
-from app.execution.store import JobStore
+from app.jobs.lifecycle import AttemptOutcome
+from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
 
@@ -40,27 +41,27 @@ def visibility_timeout(settings: Settings) -> int:
 
 
 class WorkerRuntime:
-    """What one worker process needs to run attempts: its store, its payload, and the
+    """What one worker process needs to run attempts: its repository, its payload, and the
     supervisors running now (so a warm shutdown can hand their jobs back at once)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
-        self._store: JobStore | None = None
+        self._repository: JobRepository | None = None
         self._owner: tuple[int, str] | None = None
         self._active: dict[uuid.UUID, Any] = {}
         self._stopping = threading.Event()
         _RUNTIMES.add(self)
 
     @property
-    def store(self) -> JobStore:
+    def repository(self) -> JobRepository:
         # Built on first use: the API process creates this app only to publish.
         with self._lock:
-            if self._store is None:
-                from app.db import create_db_engine
+            if self._repository is None:
+                from app.core.db import create_db_engine
 
-                self._store = JobStore(create_db_engine(self.settings.database_url))
-            return self._store
+                self._repository = JobRepository(create_db_engine(self.settings.database_url))
+            return self._repository
 
     @property
     def owner(self) -> str:
@@ -73,7 +74,7 @@ class WorkerRuntime:
 
     def run(self, job_id: str, *, republish: Callable[[], object]) -> str:
         """Claim the job and supervise its attempt; returns what happened."""
-        from app.execution.attempt import AttemptPayload
+        from app.execution.payload import AttemptPayload
         from app.execution.registration import default_registry_client
         from app.execution.supervisor import Supervisor
 
@@ -83,7 +84,7 @@ class WorkerRuntime:
             logger.error("ignoring a message with a malformed job id %r", job_id)
             return "invalid"
         settings = self.settings
-        claim = self.store.claim(
+        claim = self.repository.claim(
             owner=self.owner, lease_seconds=settings.lease_seconds, job_id=job_uuid
         )
         if claim is None:
@@ -91,7 +92,7 @@ class WorkerRuntime:
             logger.info("job %s is not pending; nothing to do", job_id)
             return "skipped"
         supervisor = Supervisor(
-            self.store,
+            self.repository,
             claim,
             AttemptPayload(
                 settings=settings.model_dump(mode="json"),
@@ -111,7 +112,7 @@ class WorkerRuntime:
             with self._lock:
                 self._active.pop(job_uuid, None)
         logger.info("job %s attempt %s: %s", job_id, claim.attempt, outcome)
-        if outcome == "requeued":
+        if outcome is AttemptOutcome.REQUEUED:
             # The job is pending again; its message was consumed, so publish a new one now
             # rather than wait for the API's reaper to notice.
             try:
@@ -201,7 +202,7 @@ def _warm_up(sender: Any = None, **_: Any) -> None:
         )
     # Take no message before the forkserver has preloaded scikit-learn: a claimed job would
     # hold its lease while its process cannot start yet.
-    from app.execution.supervisor import warm_up
+    from app.execution.forkserver import warm_up
 
     try:
         warm_up()

@@ -22,7 +22,8 @@ from typing import Any
 
 from app.config import Settings
 from app.execution.celery_app import TASK_NAME, create_celery_app
-from app.execution.store import JobStore
+from app.jobs.lifecycle import AttemptOutcome
+from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +31,14 @@ logger = logging.getLogger(__name__)
 class CeleryExecutor:
     def __init__(
         self,
-        store: JobStore,
+        repository: JobRepository,
         celery: Any,
         *,
         queue: str,
         reaper_interval: float,
         republish_after: float,
     ) -> None:
-        self.store = store
+        self.repository = repository
         self.celery = celery
         self.queue = queue
         self.reaper_interval = reaper_interval
@@ -50,9 +51,9 @@ class CeleryExecutor:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, store: JobStore, settings: Settings) -> CeleryExecutor:
+    def from_settings(cls, repository: JobRepository, settings: Settings) -> CeleryExecutor:
         return cls(
-            store,
+            repository,
             create_celery_app(settings),
             queue=settings.celery_queue,
             reaper_interval=settings.reaper_interval_seconds,
@@ -119,9 +120,9 @@ class CeleryExecutor:
 
     def reap(self) -> None:
         """One pass of this mode's reaper (see the module docstring)."""
-        for job_id, outcome in self.store.reap():
+        for job_id, _attempt, outcome in self.repository.reap():
             logger.warning("job %s: lease expired, %s", job_id, outcome)
-            if outcome == "requeued":
+            if outcome is AttemptOutcome.REQUEUED:
                 self.notify(job_id)
         now = time.monotonic()
         with self._lock:
@@ -131,7 +132,7 @@ class CeleryExecutor:
                 if now - at < self.republish_after
             }
             recent = set(self._published) | set(self._outbox)
-        for job_id in self.store.stale_pending(older_than_seconds=self.republish_after):
+        for job_id in self.repository.stale_pending(older_than_seconds=self.republish_after):
             if job_id not in recent:
                 logger.warning("job %s: pending without progress; publishing it again", job_id)
                 self.notify(job_id)

@@ -13,9 +13,10 @@ import threading
 import time
 import uuid
 
-from app.execution.attempt import AttemptPayload
-from app.execution.store import JobStore
-from app.execution.supervisor import Supervisor, warm_up
+from app.execution.forkserver import warm_up
+from app.execution.payload import AttemptPayload
+from app.execution.supervisor import Supervisor
+from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ def worker_name(kind: str) -> str:
 class LocalExecutor:
     def __init__(
         self,
-        store: JobStore,
+        repository: JobRepository,
         payload: AttemptPayload,
         *,
         max_concurrent_jobs: int,
@@ -35,7 +36,7 @@ class LocalExecutor:
         poll_interval: float,
         reaper_interval: float,
     ) -> None:
-        self.store = store
+        self.repository = repository
         self.payload = payload
         self.max_concurrent_jobs = max_concurrent_jobs
         self.lease_seconds = lease_seconds
@@ -100,7 +101,7 @@ class LocalExecutor:
         while not self._stopping.is_set():
             try:
                 if time.monotonic() >= next_reap:
-                    for job_id, outcome in self.store.reap():
+                    for job_id, _attempt, outcome in self.repository.reap():
                         logger.warning("job %s: lease expired, %s", job_id, outcome)
                     next_reap = time.monotonic() + self.reaper_interval
                 self._fill_slots()
@@ -114,11 +115,11 @@ class LocalExecutor:
             with self._lock:
                 if len(self._active) >= self.max_concurrent_jobs:
                     return
-            claim = self.store.claim(owner=self.owner, lease_seconds=self.lease_seconds)
+            claim = self.repository.claim(owner=self.owner, lease_seconds=self.lease_seconds)
             if claim is None:
                 return
             supervisor = Supervisor(
-                self.store,
+                self.repository,
                 claim,
                 self.payload,
                 lease_seconds=self.lease_seconds,

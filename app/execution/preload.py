@@ -14,9 +14,9 @@ import logging
 import tempfile
 from pathlib import Path
 
-from app.clients.data_layer import BUNDLED_DATASETS, _bundled_frame
 from app.execution import attempt  # noqa: F401  (the code every child runs)
-from app.lifecycle import JobStage
+from app.integrations.data_layer import BUNDLED_DATASETS, bundled_frame
+from app.jobs.lifecycle import JobStage
 from app.trainer import TrainingSpec, train
 from app.trainer.artifacts import write_artifacts
 
@@ -28,24 +28,22 @@ def _warm_database() -> None:
 
     from sqlalchemy.dialects.postgresql import psycopg  # noqa: F401  (the PostgreSQL driver)
 
-    from app.db import Base, create_db_engine
-    from app.execution.store import JobStore
-    from app.models import TrainingJob
+    from app.core.db import Base, create_db_engine
+    from app.jobs.repository import JobRepository
 
     engine = create_db_engine("sqlite://")
     Base.metadata.create_all(engine)
-    store = JobStore(engine)
-    with store.reader() as session:
-        session.get(TrainingJob, uuid.uuid4())
-    store.advance(uuid.uuid4(), 1, stage=JobStage.PREPROCESSING, progress=10.0, new_stage=True)
+    repository = JobRepository(engine)
+    repository.get_job(uuid.uuid4())
+    repository.advance(uuid.uuid4(), 1, stage=JobStage.PREPROCESSING, progress=10.0, new_stage=True)
     engine.dispose()
 
 
 def warm() -> None:
     _warm_database()
     for name in BUNDLED_DATASETS:
-        _bundled_frame(name)
-    frame = _bundled_frame("iris").copy()
+        bundled_frame(name)
+    frame = bundled_frame("iris").copy()
     frame["colour"] = (frame["target"] % 2).map({0: "a", 1: "b"})
     for algorithm in ("LogisticRegression", "DecisionTreeClassifier"):
         result = train(TrainingSpec(algorithm=algorithm, target_column="target"), frame)

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.clients.mlflow_registry import MlflowRegistryClient
-from app.clients.model_registry import ModelRegistryClientInterface, RunStatus
 from app.config import Settings
-from app.exceptions import ModelRegistryError
-from app.execution.store import JobStore
-from app.lifecycle import JobStatus
-from app.models import TrainingJob
-from app.schemas import TrainingJobRequest
+from app.core.exceptions import ModelRegistryError
+from app.execution.forkserver import preload_first
+from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
+from app.integrations.registry.mlflow import MlflowRegistryClient
+from app.jobs.lifecycle import JobStatus
+from app.jobs.models import TrainingJob
+from app.jobs.repository import JobRepository
+from app.jobs.schemas import TrainingJobRequest
 from app.trainer.artifacts import UntrustedModelError, trusted_types
 
 logger = logging.getLogger(__name__)
@@ -49,11 +50,7 @@ def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
     """At start-up: create the local store once, and have the forkserver preload MLflow."""
     if not isinstance(client, MlflowRegistryClient):
         return
-    from app.execution import supervisor
-
-    if "app.clients.mlflow_preload" not in supervisor.FORKSERVER_PRELOAD:
-        # Before the engine's preload, whose gc.freeze then covers MLflow's objects too.
-        supervisor.FORKSERVER_PRELOAD.insert(0, "app.clients.mlflow_preload")
+    preload_first("app.integrations.registry.preload")
     try:
         client.initialize()
     except ModelRegistryError as exc:
@@ -201,7 +198,7 @@ class RegistryRun:
 
 
 def close_attempt_run(
-    store: JobStore,
+    repository: JobRepository,
     client: ModelRegistryClientInterface | None,
     job_id: uuid.UUID,
     attempt: int,
@@ -215,12 +212,11 @@ def close_attempt_run(
     """
     if client is None:
         return None
-    with store.factory() as session:
-        job = session.get(TrainingJob, job_id)
-        if job is None:
-            return None
-        registry = dict(job.registry_info or {})
-        job_status = job.status
+    job = repository.get_job(job_id)
+    if job is None:
+        return None
+    registry = dict(job.registry_info or {})
+    job_status = job.status
     run_id = registry.get("run_id")
     if not run_id or registry.get("attempt") != attempt:
         return None

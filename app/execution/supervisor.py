@@ -9,50 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
 import os
 import signal
 import threading
 import time
-from multiprocessing.context import BaseContext
 from typing import Any
 
-from app.execution.attempt import EXIT_LOST_CLAIM, AttemptPayload, run_attempt
-from app.execution.attempt_log import note_attempt_end
+from app.execution.attempt import EXIT_LOST_CLAIM, run_attempt
+from app.execution.forkserver import process_context
+from app.execution.payload import AttemptPayload
 from app.execution.registration import close_attempt_run
-from app.execution.store import Claim, JobStore
-from app.lifecycle import JobStatus
-from app.models import utcnow
+from app.jobs.lifecycle import AttemptOutcome, Claim, JobStatus
+from app.jobs.logs import note_attempt_end
+from app.jobs.models import utcnow
+from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
-
-_context: BaseContext | None = None
-# What the forkserver imports before its first fork; the service may add to it at start-up
-# (MLflow, when a registry is on), which counts until the server has started.
-FORKSERVER_PRELOAD = ["app.execution.preload"]
-_context_lock = threading.Lock()
-
-
-def process_context() -> BaseContext:
-    """The forkserver context; its server preloads scikit-learn, pandas and the trainer."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
-            _context = context
-        return _context
-
-
-def _noop() -> None:
-    return None
-
-
-def warm_up() -> None:
-    """Start the forkserver and let it finish its preload, so the first job starts at once."""
-    process = process_context().Process(target=_noop, name="trainyard-warm-up")  # type: ignore[attr-defined]
-    process.start()
-    process.join()
 
 
 def kill_process_group(pid: int) -> None:
@@ -81,7 +53,7 @@ class Supervisor:
 
     def __init__(
         self,
-        store: JobStore,
+        repository: JobRepository,
         claim: Claim,
         payload: AttemptPayload,
         *,
@@ -90,7 +62,7 @@ class Supervisor:
         owner: str,
     ) -> None:
         self.owner = owner
-        self.store = store
+        self.repository = repository
         self.claim = claim
         self.payload = payload
         self.lease_seconds = lease_seconds
@@ -98,7 +70,7 @@ class Supervisor:
         self.abort = threading.Event()
         self.pid: int | None = None
 
-    def run(self) -> str:
+    def run(self) -> AttemptOutcome:
         """Supervise to the end; returns what happened (for logs and tests)."""
         claim = self.claim
         payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
@@ -111,7 +83,7 @@ class Supervisor:
             process.start()
         except Exception as exc:
             logger.exception("could not start the attempt of job %s", claim.job_id)
-            return self.store.lost(
+            return self.repository.lost(
                 claim.job_id,
                 claim.attempt,
                 claim.max_attempts,
@@ -133,13 +105,13 @@ class Supervisor:
                     reason = "shutdown"
                     break
                 if time.monotonic() - last_renew >= renew_every:
-                    state = self.store.renew(
+                    state = self.repository.renew(
                         claim.job_id, claim.attempt, lease_seconds=self.lease_seconds, owner=owner
                     )
                     owner = None
                     last_renew = time.monotonic()
                 else:
-                    state = self.store.poll(claim.job_id, claim.attempt)
+                    state = self.repository.poll(claim.job_id, claim.attempt)
                 if state is None:
                     reason = "lost"
                     break
@@ -162,10 +134,10 @@ class Supervisor:
             exitcode=process.exitcode,
             outcome=outcome,
         )
-        if outcome != "recorded":
+        if outcome is not AttemptOutcome.RECORDED:
             # The process could not end its registry run itself: end it to match the job.
             close_attempt_run(
-                self.store,
+                self.repository,
                 self.payload.model_registry_client,
                 claim.job_id,
                 claim.attempt,
@@ -173,49 +145,45 @@ class Supervisor:
             )
         return outcome
 
-    def _record(self, reason: str | None, exitcode: int | None) -> str:
+    def _record(self, reason: str | None, exitcode: int | None) -> AttemptOutcome:
         claim = self.claim
         if reason == "cancel":
-            self.store.finish(
+            self.repository.finish(
                 claim.job_id,
                 claim.attempt,
                 status=JobStatus.CANCELLED,
                 message="cancelled while running; its processes were stopped",
             )
-            return "cancelled"
+            return AttemptOutcome.CANCELLED
         if reason == "deadline":
             text = (
                 f"the attempt exceeded max_runtime_seconds={claim.max_runtime_seconds} "
                 "and was stopped"
             )
-            with self.store.reader() as session:
-                from app.models import TrainingJob
-
-                stage = session.get(TrainingJob, claim.job_id)
-                stage_name = stage.stage if stage is not None else None
-            self.store.finish(
+            stage_name = self.repository.stage_of(claim.job_id)
+            self.repository.finish(
                 claim.job_id,
                 claim.attempt,
                 status=JobStatus.FAILED,
                 message=text,
                 error=("TimeLimitExceeded", stage_name, text),
             )
-            return "deadline"
+            return AttemptOutcome.DEADLINE
         if reason == "shutdown":
-            self.store.requeue(
+            self.repository.requeue(
                 claim.job_id,
                 claim.attempt,
                 message="the server shut down during this attempt; requeued",
                 count_attempt=False,
             )
-            return "requeued"
+            return AttemptOutcome.REQUEUED
         if reason == "lost":
-            return "lost"
+            return AttemptOutcome.LOST
         if exitcode == EXIT_LOST_CLAIM:
-            return "lost"
+            return AttemptOutcome.LOST
         # The child exited; if it recorded an outcome the fenced writes below change nothing.
-        if self.store.poll(claim.job_id, claim.attempt) is None:
-            return "recorded"
-        return self.store.lost(
+        if self.repository.poll(claim.job_id, claim.attempt) is None:
+            return AttemptOutcome.RECORDED
+        return self.repository.lost(
             claim.job_id, claim.attempt, claim.max_attempts, reason=describe_exit(exitcode)
         )

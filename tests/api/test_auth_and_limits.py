@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.auth import hash_key
+from app.core.auth import hash_key
 from app.main import create_app
 from tests.conftest import job_request, make_settings, wait_for_job
 

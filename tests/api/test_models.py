@@ -14,7 +14,7 @@ from sklearn.datasets import load_iris
 
 from app.config import Settings
 from app.main import create_app
-from app.predictions import ModelCache, model_path
+from app.predictions.cache import ModelCache, model_path
 from app.trainer.artifacts import load_model
 from tests.conftest import job_request, make_settings, wait_for_job
 
@@ -204,5 +204,5 @@ def test_loaded_models_are_cached_and_bounded(client: TestClient, settings: Sett
     service = client.app.state.service  # type: ignore[attr-defined]
     for _ in range(3):
         client.post(f"/v1/training-jobs/{jobs[0]['job_id']}/predictions", json={"rows": IRIS_ROWS})
-    assert service.model_cache.loads == 1
-    assert service.model_cache.hits == 2
+    assert service.predictions.model_cache.loads == 1
+    assert service.predictions.model_cache.hits == 2

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sklearn.ensemble import RandomForestClassifier
 
 from app.config import Settings
-from app.docs_examples import OPERATION_EXAMPLES
-from app.logging_setup import JsonFormatter, configure_logging, set_process_job
+from app.core.logging_setup import JsonFormatter, configure_logging, set_process_job
+from app.core.openapi_examples import OPERATION_EXAMPLES
 from app.trainer.algorithms import registry
 from app.trainer.catalog import json_safe
 from tests.conftest import job_request, wait_for_job

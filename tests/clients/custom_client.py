@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from sklearn.datasets import make_moons
 
-from app.clients.data_layer import Dataset, LocalDataLayerClient, SourceCheck
-from app.clients.formats import fingerprint_frame
 from app.config import Settings
+from app.integrations.data_layer import Dataset, LocalDataLayerClient, SourceCheck
+from app.integrations.data_layer.formats import fingerprint_frame
 from app.schemas import DataSourceConfig
 
 SCHEME = "moons://"

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.clients.data_layer import LocalDataLayerClient, build_data_client
-from app.clients.formats import fingerprint_file
-from app.clients.url_policy import check_url, parse_rules
 from app.config import Settings
-from app.exceptions import ConfigurationError, DataAccessError
+from app.core.exceptions import ConfigurationError, DataAccessError
+from app.integrations.data_layer import LocalDataLayerClient, build_data_client
+from app.integrations.data_layer.formats import fingerprint_file
+from app.integrations.data_layer.url_policy import check_url, parse_rules
 from app.schemas import DataSourceConfig, ReadOptions
 
 

@@ -26,7 +26,7 @@ from app.execution.celery_app import (
 )
 from app.execution.celery_executor import CeleryExecutor
 from app.execution.local import LocalExecutor
-from app.execution.store import JobStore
+from app.jobs.repository import JobRepository
 from app.main import create_app
 from app.service import MLModelTrainingService
 from tests.conftest import job_request
@@ -143,14 +143,17 @@ def test_the_reaper_requeues_an_expired_lease_and_republishes_stale_pending_jobs
 ) -> None:
     settings = celery_settings.model_copy(update={"celery_republish_after_seconds": 0.5})
     service = MLModelTrainingService(settings=settings)
-    store: JobStore = service.store
-    executor = CeleryExecutor.from_settings(store, settings)
+    repository: JobRepository = service.repository
+    executor = CeleryExecutor.from_settings(repository, settings)
     try:
         # Two pending jobs recorded without their messages (the API died before publishing),
         # and one running job whose worker died (its lease expired).
-        lost = [service._submit(service_request(), None, "")[0].job_id for _ in range(2)]
-        dead = service._submit(service_request(), None, "")[0].job_id
-        claim = store.claim(owner="gone@host:1:x", lease_seconds=0.1, job_id=dead)
+        def record() -> uuid.UUID:
+            return service.jobs.record(service_request(), idempotency_key=None, tenant="")[0].job_id
+
+        lost = [record() for _ in range(2)]
+        dead = record()
+        claim = repository.claim(owner="gone@host:1:x", lease_seconds=0.1, job_id=dead)
         assert claim is not None
         assert queued(settings) == []
 
@@ -160,7 +163,7 @@ def test_the_reaper_requeues_an_expired_lease_and_republishes_stale_pending_jobs
         ids = [m["headers"]["id"] for m in queued(settings)]
         assert ids[0] == str(dead)  # the requeued job goes out at once
         assert sorted(ids[1:]) == sorted(map(str, lost))
-        row = service._get_status(dead, "")
+        row = service.jobs.get_status(dead, tenant="")
         assert (row.status, row.attempt) == ("pending", 1)
         assert "lease expired" in (row.message or "")
 

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.config import Settings
-from app.db import create_db_engine
+from app.core.db import create_db_engine
 from app.execution.celery_app import TASK_NAME, create_celery_app
-from app.execution.store import JobStore
-from app.lifecycle import JobStage, JobStatus
+from app.jobs.lifecycle import JobStage, JobStatus
+from app.jobs.models import JobEvent, TrainingJob
+from app.jobs.repository import JobRepository
 from app.main import create_app
-from app.models import JobEvent, TrainingJob
 from tests.conftest import (
     job_request,
     make_settings,
@@ -89,9 +89,9 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., list[Worker]]]:
 
 
 @pytest.fixture
-def store(pg_url: str) -> Iterator[JobStore]:
+def repository(pg_url: str) -> Iterator[JobRepository]:
     engine = create_db_engine(pg_url)
-    yield JobStore(engine)
+    yield JobRepository(engine)
     engine.dispose()
 
 
@@ -102,9 +102,9 @@ def submit(client: TestClient, body: dict[str, Any]) -> str:
     return job_id
 
 
-def claims(store: JobStore, job_id: str) -> list[JobEvent]:
+def claims(repository: JobRepository, job_id: str) -> list[JobEvent]:
     """The claim events of a job: one per attempt that started."""
-    with store.factory() as session:
+    with repository.factory() as session:
         return list(
             session.scalars(
                 select(JobEvent)
@@ -139,7 +139,7 @@ def wait_running(
 
 
 def test_twenty_jobs_on_two_workers_each_complete_exactly_once(
-    celery_settings: Settings, workers: Callable[..., list[Worker]], store: JobStore
+    celery_settings: Settings, workers: Callable[..., list[Worker]], repository: JobRepository
 ) -> None:
     pool = workers(celery_settings, 2)
     with TestClient(create_app(celery_settings)) as client:
@@ -156,10 +156,10 @@ def test_twenty_jobs_on_two_workers_each_complete_exactly_once(
     assert [d["attempt"] for d in done] == [1] * 20
     owners = set()
     for job_id in job_ids:
-        started = claims(store, job_id)
+        started = claims(repository, job_id)
         assert len(started) == 1, [e.message for e in started]
         owners.add(owner_pid(started[0]))
-        with store.factory() as session:
+        with repository.factory() as session:
             finished = session.scalars(
                 select(JobEvent.status).where(
                     JobEvent.job_id == uuid.UUID(job_id),
@@ -179,13 +179,13 @@ def test_twenty_jobs_on_two_workers_each_complete_exactly_once(
 
 
 def test_kill_9_of_a_worker_mid_job_requeues_it_to_the_other_and_fences_the_dead_attempt(
-    celery_settings: Settings, workers: Callable[..., list[Worker]], store: JobStore
+    celery_settings: Settings, workers: Callable[..., list[Worker]], repository: JobRepository
 ) -> None:
     pool = workers(celery_settings, 2)
     with TestClient(create_app(celery_settings)) as client:
         job_id = submit(client, LONG_JOB)
         wait_running(client, job_id)
-        first = claims(store, job_id)[0]
+        first = claims(repository, job_id)[0]
         victim = next(w for w in pool if w.pid == owner_pid(first))
         survivor = next(w for w in pool if w is not victim)
         doomed = descendants(victim.pid)
@@ -204,16 +204,18 @@ def test_kill_9_of_a_worker_mid_job_requeues_it_to_the_other_and_fences_the_dead
         wait_running(client, job_id, attempt=2, stage=None)
         job = uuid.UUID(job_id)
         # A late write from the killed attempt (attempt 1) is rejected by the fencing token.
-        assert not store.advance(job, 1, stage=JobStage.EVALUATING, progress=99.0, message="late")
-        assert not store.finish(job, 1, status=JobStatus.FAILED, message="late failure")
-        assert not store.requeue(job, 1, message="late requeue")
+        assert not repository.advance(
+            job, 1, stage=JobStage.EVALUATING, progress=99.0, message="late"
+        )
+        assert not repository.finish(job, 1, status=JobStatus.FAILED, message="late failure")
+        assert not repository.requeue(job, 1, message="late requeue")
 
         done = wait_for_job(client, job_id, timeout=180)
 
     assert done["status"] == "completed", done
     assert done["attempt"] == 2
     assert done["progress"] == 100
-    second = claims(store, job_id)[1]
+    second = claims(repository, job_id)[1]
     assert owner_pid(second) == survivor.pid
     events = client.get(f"/v1/training-jobs/{job_id}/events").json()
     requeued = [e for e in events if e["status"] == "pending" and e["attempt"] == 1]
@@ -221,22 +223,22 @@ def test_kill_9_of_a_worker_mid_job_requeues_it_to_the_other_and_fences_the_dead
     assert "lease expired" in requeued[0]["message"]
     assert all(e["message"] not in ("late", "late failure") for e in events)
     # And after the end, still nothing the dead attempt writes lands.
-    assert not store.finish(uuid.UUID(job_id), 1, status=JobStatus.FAILED, message="late")
-    with store.factory() as session:
+    assert not repository.finish(uuid.UUID(job_id), 1, status=JobStatus.FAILED, message="late")
+    with repository.factory() as session:
         row = session.get(TrainingJob, uuid.UUID(job_id))
         assert row is not None
         assert (row.status, row.attempt, row.error_type) == ("completed", 2, None)
 
 
 def test_kill_9_when_no_attempt_is_left_fails_the_job_clearly(
-    celery_settings: Settings, workers: Callable[..., list[Worker]], store: JobStore
+    celery_settings: Settings, workers: Callable[..., list[Worker]], repository: JobRepository
 ) -> None:
     settings = celery_settings.model_copy(update={"max_attempts": 1})
     pool = workers(settings, 2)
     with TestClient(create_app(settings)) as client:
         job_id = submit(client, LONG_JOB)
         wait_running(client, job_id)
-        victim = next(w for w in pool if w.pid == owner_pid(claims(store, job_id)[0]))
+        victim = next(w for w in pool if w.pid == owner_pid(claims(repository, job_id)[0]))
         victim.kill()
         done = wait_for_job(client, job_id, timeout=60)
 
@@ -246,7 +248,7 @@ def test_kill_9_when_no_attempt_is_left_fails_the_job_clearly(
     assert done["error"]["stage"] == "training"
     assert "lease expired" in done["error"]["message"]
     assert "gave up after 1 of 1 attempts" in done["error"]["message"]
-    assert len(claims(store, job_id)) == 1  # the other worker never started it
+    assert len(claims(repository, job_id)) == 1  # the other worker never started it
 
 
 def test_cancel_of_a_job_running_on_a_worker_stops_it_within_two_seconds(
@@ -289,7 +291,7 @@ def test_cancel_of_a_job_running_on_a_worker_stops_it_within_two_seconds(
 
 
 def test_api_restart_while_workers_run_jobs_loses_nothing(
-    celery_settings: Settings, workers: Callable[..., list[Worker]], store: JobStore
+    celery_settings: Settings, workers: Callable[..., list[Worker]], repository: JobRepository
 ) -> None:
     workers(celery_settings, 2)
     medium = job_request(
@@ -306,11 +308,11 @@ def test_api_restart_while_workers_run_jobs_loses_nothing(
         done = [wait_for_job(client, job_id, timeout=180) for job_id in before + after]
 
     assert [d["status"] for d in done] == ["completed"] * 8, done
-    assert all(len(claims(store, job_id)) == 1 for job_id in before + after)
+    assert all(len(claims(repository, job_id)) == 1 for job_id in before + after)
 
 
 def test_a_job_whose_message_was_lost_is_published_again(
-    celery_settings: Settings, workers: Callable[..., list[Worker]], store: JobStore
+    celery_settings: Settings, workers: Callable[..., list[Worker]], repository: JobRepository
 ) -> None:
     workers(celery_settings, 1)
     # An API whose broker is unreachable: the submit still commits (and answers at once),
@@ -328,4 +330,4 @@ def test_a_job_whose_message_was_lost_is_published_again(
     with TestClient(create_app(healthy)) as client:
         done = [wait_for_job(client, job_id, timeout=120) for job_id in lost]
     assert [d["status"] for d in done] == ["completed"] * 3, done
-    assert all(len(claims(store, job_id)) == 1 for job_id in lost)
+    assert all(len(claims(repository, job_id)) == 1 for job_id in lost)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.clients.mlflow_registry import MlflowRegistryClient
 from app.config import Settings
+from app.integrations.registry.mlflow import MlflowRegistryClient
 from app.main import create_app
 from tests.conftest import make_settings
 

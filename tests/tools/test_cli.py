@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from trainyard_client import TrainyardAPIError, TrainyardClient
 
-from app.client import TrainyardAPIError, TrainyardClient
 from tests.conftest import ROOT
 from tests.tools.conftest import LiveServer
 
@@ -25,7 +25,7 @@ def trainyard(
     server: LiveServer, *args: str, timeout: float = 180, **env: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "trainyard_client.cli", *args],
         cwd=ROOT,
         env=server.env(**env),
         capture_output=True,

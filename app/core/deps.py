@@ -1,0 +1,41 @@
+"""Dependencies every router shares: the caller's tenant, and the metrics guard.
+
+Each domain's endpoints define the dependency on their own service (``request.app.state``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.auth import KeyRing
+
+bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The API key, as an alternative header"
+)
+
+
+def get_tenant(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> str:
+    """The tenant of the caller's API key (``""`` when no keys are configured)."""
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.tenant_for(credentials.credentials if credentials else api_key)
+
+
+def guard_metrics(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> None:
+    """With TRAINYARD_METRICS_REQUIRE_KEY, /metrics needs a valid key like the API."""
+    if request.app.state.metrics_require_key:
+        get_tenant(request, credentials, api_key)
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]

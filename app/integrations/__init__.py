@@ -1,0 +1,1 @@
+"""Outbound adapters: the data layer and the model registry."""

@@ -1,0 +1,358 @@
+"""The MLflow implementation of ``ModelRegistryClientInterface``.
+
+It works with ``mlflow-skinny`` alone: its SQL tracking and registry stores need only
+SQLAlchemy and Alembic, which Trainyard already has, so the embedded default is a local
+``sqlite:///`` store. A ``http(s)://`` URI points at an MLflow server instead.
+
+An instance holds only strings, so it pickles to the training processes; each process
+builds its own ``MlflowClient`` on first use. MLflow is imported lazily: the API process
+pays for the import only when it talks to the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.core.exceptions import ModelRegistryError
+from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
+
+# MLflow 3 reports usage to a remote host from a thread it starts at import time unless told
+# not to. A self-hosted service must not call out on its own; an operator who wants the
+# telemetry can set the variable to "false".
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REMOTE_SCHEMES = ("http://", "https://", "databricks")
+# SQLite answers "database is locked" at once (without waiting) when two processes both read
+# and then try to write; MLflow reports it as TEMPORARILY_UNAVAILABLE. Such calls are retried.
+RETRY_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
+RETRY_ATTEMPTS = 8
+MAX_PARAM_LENGTH = 6000
+PARAMS_PER_BATCH = 100
+METRICS_PER_BATCH = 1000
+
+# ``mlflow.sklearn.log_model`` reads the tracking URI from a process global; the lock keeps
+# two threads of one process from swapping it under each other.
+_fluent_lock = threading.Lock()
+
+
+@contextmanager
+def _global_tracking_uri(uri: str) -> Iterator[None]:
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def is_remote(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(REMOTE_SCHEMES)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of a logged pipeline, given explicitly: letting MLflow infer them
+    loads the model in a subprocess and costs seconds per job."""
+    import numpy
+    import pandas
+    import scipy
+    import sklearn
+    import skops
+    from mlflow import __version__ as mlflow_version
+
+    return [
+        f"mlflow=={mlflow_version}",
+        f"scikit-learn=={sklearn.__version__}",
+        f"skops=={skops.__version__}",
+        f"numpy=={numpy.__version__}",
+        f"pandas=={pandas.__version__}",
+        f"scipy=={scipy.__version__}",
+    ]
+
+
+class MlflowRegistryClient(ModelRegistryClientInterface):
+    """Experiments, runs, params, metrics, models and versions in MLflow.
+
+    ``artifact_root`` is where experiments created here keep their artifacts when the
+    tracking URI is a database (``sqlite:///...``); an MLflow server decides that itself.
+    ``alias`` is moved to every newly registered version ("" sets none).
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        *,
+        artifact_root: str | Path | None = None,
+        alias: str = "candidate",
+    ) -> None:
+        if not tracking_uri:
+            raise ValueError("an MLflow tracking URI is required")
+        self.tracking_uri = tracking_uri
+        self.artifact_root = (
+            None
+            if artifact_root is None or is_remote(tracking_uri)
+            else Path(artifact_root).expanduser().resolve()
+        )
+        self.alias = alias
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "tracking_uri": self.tracking_uri,
+            "artifact_root": self.artifact_root,
+            "alias": self.alias,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"MlflowRegistryClient({self.tracking_uri!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Create the store (tables, the Default experiment) once, before any job uses it.
+
+        Two training processes opening a new SQLite store at the same time would both try to
+        create its tables; the service calls this at start-up so they never have to.
+        """
+        scheme = self.tracking_uri.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "mysql", "mssql"):
+            return
+
+        def create() -> None:
+            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+            root = self.artifact_root
+            if root is not None:
+                root.mkdir(parents=True, exist_ok=True)
+            # A new database gets its Default experiment here, with its artifacts under
+            # ``artifact_root`` rather than in ./mlruns.
+            SqlAlchemyStore(self.tracking_uri, root.as_uri() if root else "./mlruns")  # type: ignore[no-untyped-call]
+
+        self._call("create the tracking store", create)
+
+    def mlflow(self) -> Any:
+        """The ``MlflowClient`` of this process (made on first use)."""
+        with self._lock:
+            if self._client is None:
+                from mlflow.tracking import MlflowClient
+
+                self._client = MlflowClient(tracking_uri=self.tracking_uri)
+            return self._client
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        from mlflow.exceptions import MlflowException
+
+        delay = 0.05
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return action()
+            except MlflowException as exc:
+                if exc.error_code in RETRY_CODES and attempt < RETRY_ATTEMPTS:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise ModelRegistryError(
+                    f"MLflow ({self.tracking_uri}) could not {what}: {exc.message}"
+                ) from exc
+            except ModelRegistryError:
+                raise
+            except Exception as exc:
+                raise ModelRegistryError(
+                    f"MLflow ({self.tracking_uri}) could not {what}: {type(exc).__name__}: {exc}"
+                ) from exc
+        raise AssertionError("unreachable")
+
+    # -- the interface ----------------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> str:
+        """Safe when several processes create the same new experiment at once."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.mlflow()
+
+        def get_or_create() -> str:
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                location = (
+                    (self.artifact_root / "experiments" / name).as_uri()
+                    if self.artifact_root is not None
+                    else None
+                )
+                try:
+                    return str(client.create_experiment(name, artifact_location=location))
+                except MlflowException as exc:
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                    experiment = client.get_experiment_by_name(name)
+                    if experiment is None:
+                        raise
+            if experiment.lifecycle_stage != "active":
+                raise ModelRegistryError(
+                    f"MLflow experiment {name!r} is deleted; restore it in MLflow, "
+                    "or delete it permanently so that it can be created again"
+                )
+            return str(experiment.experiment_id)
+
+        return self._call(f"get or create experiment {name!r}", get_or_create)
+
+    def start_run(self, experiment_id: str, run_name: str, tags: dict[str, str]) -> str:
+        client = self.mlflow()
+        run = self._call(
+            f"start run {run_name!r}",
+            lambda: client.create_run(experiment_id, run_name=run_name, tags=dict(tags)),
+        )
+        return str(run.info.run_id)
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        client = self.mlflow()
+        items = [Param(str(k), _param_value(v)) for k, v in params.items()]
+        for start in range(0, len(items), PARAMS_PER_BATCH):
+            batch = items[start : start + PARAMS_PER_BATCH]
+            self._call("log parameters", lambda b=batch: client.log_batch(run_id, params=b))  # type: ignore[misc]
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        client = self.mlflow()
+        now = int(time.time() * 1000)
+        items = [
+            Metric(str(k), float(v), now, 0) for k, v in metrics.items() if math.isfinite(float(v))
+        ]
+        for start in range(0, len(items), METRICS_PER_BATCH):
+            batch = items[start : start + METRICS_PER_BATCH]
+            self._call("log metrics", lambda b=batch: client.log_batch(run_id, metrics=b))  # type: ignore[misc]
+
+    def log_model(
+        self,
+        run_id: str,
+        model: Any,
+        *,
+        name: str,
+        input_example: Any = None,
+        trusted_types: list[str] | None = None,
+    ) -> str:
+        """Log the pipeline with the sklearn flavour, in skops format (no pickle).
+
+        The types it needs beyond skops' defaults are checked against Trainyard's reviewed
+        list and recorded with the model, so ``mlflow.sklearn.load_model`` loads it safely.
+        A caller that already checked them (from the saved file) passes ``trusted_types``,
+        which spares serialising the model once more.
+        """
+        import mlflow.sklearn
+
+        from app.trainer.artifacts import UntrustedModelError, model_trusted_types
+
+        try:
+            trusted = trusted_types if trusted_types is not None else model_trusted_types(model)
+        except UntrustedModelError as exc:
+            raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
+        client = self.mlflow()
+        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+
+        def log() -> str:
+            # The logged model is made here so that it belongs to the run's experiment
+            # (``log_model`` alone files it under the process's active experiment).
+            logged = client.create_logged_model(
+                experiment_id=run.info.experiment_id,
+                name=name,
+                source_run_id=run_id,
+                params=dict(run.data.params),
+                tags={k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")},
+            )
+            with _fluent_lock, _global_tracking_uri(self.tracking_uri), warnings.catch_warnings():
+                # MLflow hints that integer columns cannot hold missing values; the pipeline
+                # imputes them, and the hint would be noise in every job's log.
+                warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name=name,
+                    run_id=run_id,
+                    model_id=logged.model_id,
+                    serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+                    skops_trusted_types=trusted,
+                    pip_requirements=pip_requirements(),
+                    input_example=input_example,
+                )
+            return str(info.model_uri)
+
+        return self._call("log the model", log)
+
+    def register_model(self, model_uri: str, name: str, *, run_id: str) -> str:
+        """A new version of registered model ``name``; ``alias`` moves to it."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.mlflow()
+        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+        tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
+        model_id = (
+            model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+        )
+
+        def ensure_registered_model() -> None:
+            try:
+                client.create_registered_model(name)
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+
+        self._call(f"create registered model {name!r}", ensure_registered_model)
+
+        def create_version() -> Any:
+            # MLflow resolves a ``models:/`` source through the process's tracking URI.
+            with _fluent_lock, _global_tracking_uri(self.tracking_uri):
+                return client.create_model_version(
+                    name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
+                )
+
+        version = self._call(f"register a version of {name!r}", create_version)
+        if self.alias:
+            self._call(
+                f"set alias {self.alias!r} of {name!r}",
+                lambda: client.set_registered_model_alias(name, self.alias, version.version),
+            )
+        return str(version.version)
+
+    def end_run(self, run_id: str, status: RunStatus) -> None:
+        client = self.mlflow()
+        self._call(f"end run {run_id}", lambda: client.set_terminated(run_id, status=status))
+
+    # -- beyond the interface ---------------------------------------------------------------
+
+    def run_status(self, run_id: str) -> str:
+        client = self.mlflow()
+        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+        return str(run.info.status)
+
+
+def _param_value(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, dict | list | tuple):
+        import json
+
+        text = json.dumps(value, sort_keys=True, default=str)
+    else:
+        text = str(value)
+    return text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."

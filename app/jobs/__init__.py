@@ -1,0 +1,1 @@
+"""Training jobs: tables, lifecycle, the one repository, validation, service and endpoints."""

@@ -1,0 +1,152 @@
+"""Training jobs: submit, inspect, list, cancel, events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
+
+from app.core.deps import TenantDep
+from app.core.problems import PROBLEM_RESPONSE as PROBLEM
+from app.core.problems import UNAUTHENTICATED
+from app.jobs.lifecycle import JobStatus
+from app.jobs.schemas import (
+    JobEventResponse,
+    TrainingJobList,
+    TrainingJobRequest,
+    TrainingJobStatusResponse,
+    TrialResponse,
+    ValidationReport,
+)
+from app.jobs.service import JobService
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No job with this id", **PROBLEM}
+}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"description": "The request is invalid; `errors` names each field", **PROBLEM}
+}
+
+
+def get_jobs(request: Request) -> JobService:
+    jobs: JobService = request.app.state.jobs
+    return jobs
+
+
+JobsDep = Annotated[JobService, Depends(get_jobs)]
+
+router = APIRouter(prefix="/v1/training-jobs", tags=["training jobs"], responses=UNAUTHENTICATED)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
+        409: {"description": "Idempotency-Key reused with another body", **PROBLEM},
+        413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
+        429: {"description": "Too many pending jobs; see Retry-After", **PROBLEM},
+    },
+)
+def submit_training_job(
+    request: TrainingJobRequest,
+    jobs: JobsDep,
+    tenant: TenantDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=255, min_length=1)] = None,
+) -> TrainingJobStatusResponse:
+    """Submit a training job; it runs in the background. Poll the `Location` for its status."""
+    job = jobs.submit(request, idempotency_key=idempotency_key, tenant=tenant)
+    response.headers["Location"] = f"/v1/training-jobs/{job.job_id}"
+    return job
+
+
+@router.get("", responses=INVALID)
+def list_training_jobs(
+    jobs: JobsDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    status: JobStatus | None = None,
+    model_name: Annotated[str | None, Query(max_length=128)] = None,
+    experiment_name: Annotated[str | None, Query(max_length=256)] = None,
+) -> TrainingJobList:
+    """List training jobs, newest first."""
+    return jobs.search(
+        limit=limit,
+        offset=offset,
+        status=status,
+        model_name=model_name,
+        experiment_name=experiment_name,
+        tenant=tenant,
+    )
+
+
+@router.get("/{job_id}", responses={**NOT_FOUND, **INVALID})
+def get_training_job(
+    job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep
+) -> TrainingJobStatusResponse:
+    """The status of one training job."""
+    return jobs.get_status(job_id, tenant=tenant)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**NOT_FOUND, **INVALID, 409: {"description": "The job already finished", **PROBLEM}},
+)
+def cancel_training_job(
+    job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep
+) -> TrainingJobStatusResponse:
+    """Cancel a pending job at once, or stop a running one (within about a second)."""
+    return jobs.cancel(job_id, tenant=tenant)
+
+
+@router.get("/{job_id}/events", responses={**NOT_FOUND, **INVALID})
+def list_job_events(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> list[JobEventResponse]:
+    """Every status and stage transition of the job, oldest first."""
+    return jobs.events(job_id, tenant=tenant)
+
+
+@router.get("/{job_id}/trials", responses={**NOT_FOUND, **INVALID})
+def list_job_trials(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> list[TrialResponse]:
+    """The hyperparameter-search trials of the job's latest attempt, as they finish."""
+    return jobs.trials(job_id, tenant=tenant)
+
+
+@router.get(
+    "/{job_id}/logs",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The attempts' logs"},
+        **NOT_FOUND,
+        **INVALID,
+    },
+)
+def get_job_logs(
+    job_id: uuid.UUID,
+    jobs: JobsDep,
+    tenant: TenantDep,
+    attempt: Annotated[int | None, Query(ge=1, description="Only this attempt's log.")] = None,
+) -> PlainTextResponse:
+    """The log of each attempt (the traceback when it failed), oldest first; empty while queued."""
+    text = jobs.logs(job_id, attempt=attempt, tenant=tenant)
+    return PlainTextResponse(text)
+
+
+@router.post(
+    "/validate",
+    responses={
+        **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
+        413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
+    },
+)
+def validate_training_job(
+    request: TrainingJobRequest, jobs: JobsDep, tenant: TenantDep
+) -> ValidationReport:
+    """Dry run: check the request and read the data; returns the resolved job and a profile."""
+    return jobs.dry_run(request, tenant=tenant)

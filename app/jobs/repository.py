@@ -1,0 +1,489 @@
+"""The one home of job state: every query and write on ``training_job``, ``job_event``, ``trial``.
+
+Services decide, executors run; both persist through here. A status or stage change and its
+event row are one call and one transaction (``_change``), so no change goes unrecorded.
+
+A claim bumps ``attempt``; that number is the fencing token. Every later write of the attempt
+is conditional on ``(id, attempt, status='running')``, so a write from an attempt that lost its
+claim (killed, reaped, cancelled) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.core.db import make_read_session_factory, make_session_factory, transaction
+from app.jobs import stats
+from app.jobs.lifecycle import STAGE_PROGRESS, AttemptOutcome, Claim, JobStage, JobStatus, RunState
+from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    tenant: str
+    status: JobStatus | None = None
+    model_name: str | None = None
+    experiment_name: str | None = None
+
+    def conditions(self) -> list[Any]:
+        found = [TrainingJob.tenant == self.tenant]
+        if self.status is not None:
+            found.append(TrainingJob.status == self.status.value)
+        if self.model_name is not None:
+            found.append(TrainingJob.model_name == self.model_name)
+        if self.experiment_name is not None:
+            found.append(TrainingJob.experiment_name == self.experiment_name)
+        return found
+
+
+class PendingLimitReached(Exception):
+    def __init__(self, pending: int) -> None:
+        super().__init__(pending)
+        self.pending = pending
+
+
+def _fence(job_id: uuid.UUID, attempt: int) -> Any:
+    return (
+        (TrainingJob.id == job_id)
+        & (TrainingJob.attempt == attempt)
+        & (TrainingJob.status == JobStatus.RUNNING.value)
+    )
+
+
+def _change(
+    session: Session,
+    where: Any,
+    values: dict[str, Any],
+    *,
+    message: str | None | Callable[[Any], str],
+    event: bool = True,
+) -> Any:
+    """Update the job row that ``where`` selects and, when ``event``, record the transition
+    it made, in the caller's transaction. ``message`` may be made from the updated row.
+    Returns the row's new state, or None."""
+    now = values.setdefault("updated_at", utcnow())
+    row = session.execute(
+        update(TrainingJob)
+        .where(where)
+        .values(**values)
+        .returning(
+            TrainingJob.id,
+            TrainingJob.status,
+            TrainingJob.stage,
+            TrainingJob.progress,
+            TrainingJob.attempt,
+            TrainingJob.max_attempts,
+            TrainingJob.cancel_requested,
+        )
+    ).first()
+    if row is not None and event:
+        session.add(
+            JobEvent(
+                job_id=row.id,
+                status=row.status,
+                stage=row.stage,
+                progress=row.progress,
+                attempt=row.attempt,
+                message=message(row) if callable(message) else message,
+                created_at=now,
+            )
+        )
+    return row
+
+
+class JobRepository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.factory = make_session_factory(engine)
+        self.reader = make_read_session_factory(engine)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
+    def get_job(self, job_id: uuid.UUID, *, tenant: str | None = None) -> TrainingJob | None:
+        """The job (any tenant's when ``tenant`` is None); another tenant's job is None."""
+        with self.reader() as session:
+            job = session.get(TrainingJob, job_id)
+        if job is None or (tenant is not None and job.tenant != tenant):
+            return None
+        return job
+
+    def find_by_idempotency_key(self, tenant: str, key: str) -> TrainingJob | None:
+        with self.reader() as session:
+            return session.scalar(
+                select(TrainingJob).where(
+                    TrainingJob.tenant == tenant, TrainingJob.idempotency_key == key
+                )
+            )
+
+    def list_jobs(
+        self, where: JobFilter, *, limit: int, offset: int
+    ) -> tuple[Sequence[TrainingJob], int]:
+        """A page of jobs, newest first, and how many match in all."""
+        conditions = where.conditions()
+        with self.reader() as session:
+            total = session.scalar(select(func.count()).select_from(TrainingJob).where(*conditions))
+            jobs = session.scalars(
+                select(TrainingJob)
+                .where(*conditions)
+                .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return jobs, int(total or 0)
+
+    def list_events(self, job_id: uuid.UUID) -> Sequence[JobEvent]:
+        with self.reader() as session:
+            return session.scalars(
+                select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
+            ).all()
+
+    def list_trials(self, job_id: uuid.UUID, attempt: int) -> Sequence[Trial]:
+        with self.reader() as session:
+            return session.scalars(
+                select(Trial)
+                .where(Trial.job_id == job_id, Trial.attempt == attempt)
+                .order_by(Trial.number)
+            ).all()
+
+    def statistics(self) -> stats.JobStatistics:
+        """Jobs by status, queue wait and run durations, read from the table now."""
+        dialect = self.engine.dialect.name
+        with self.reader() as session:
+            by_status = {status.value: 0 for status in JobStatus}
+            for status, count in session.execute(
+                select(TrainingJob.status, func.count()).group_by(TrainingJob.status)
+            ):
+                by_status[status] = int(count)
+            # Queue wait of the latest claim: submitted (or requeued) until started.
+            wait = stats.seconds_between(dialect, TrainingJob.started_at, TrainingJob.created_at)
+            row = session.execute(
+                select(*stats.histogram_columns(wait, stats.QUEUE_WAIT_BUCKETS)).where(
+                    TrainingJob.started_at.is_not(None)
+                )
+            ).one()
+            queue_wait = stats.histogram(row, stats.QUEUE_WAIT_BUCKETS)
+            run = stats.seconds_between(dialect, TrainingJob.completed_at, TrainingJob.started_at)
+            durations: dict[str, stats.Histogram] = {}
+            for row in session.execute(
+                select(
+                    TrainingJob.status, *stats.histogram_columns(run, stats.RUN_DURATION_BUCKETS)
+                )
+                .where(TrainingJob.started_at.is_not(None), TrainingJob.completed_at.is_not(None))
+                .group_by(TrainingJob.status)
+            ):
+                durations[row[0]] = stats.histogram(row[1:], stats.RUN_DURATION_BUCKETS)
+        return stats.JobStatistics(by_status, queue_wait, durations)
+
+    # -- on behalf of a caller --------------------------------------------------------------
+
+    def create_job(self, values: dict[str, Any], *, pending_limit: int) -> TrainingJob:
+        """Insert a pending job and its first event. ``model_version=None`` takes the next
+        number for the model name. Raises ``PendingLimitReached``, or ``IntegrityError``
+        when the tenant's idempotency key is taken."""
+        with transaction(self.factory) as session:
+            pending = session.scalar(
+                select(func.count())
+                .select_from(TrainingJob)
+                .where(
+                    TrainingJob.tenant == values["tenant"],
+                    TrainingJob.status == JobStatus.PENDING.value,
+                )
+            )
+            if int(pending or 0) >= pending_limit:
+                raise PendingLimitReached(int(pending or 0))
+            if values.get("model_version") is None:
+                count = session.scalar(
+                    select(func.count())
+                    .select_from(TrainingJob)
+                    .where(TrainingJob.model_name == values["model_name"])
+                )
+                values["model_version"] = str(int(count or 0) + 1)
+            now = utcnow()
+            job = TrainingJob(
+                **values,
+                status=JobStatus.PENDING.value,
+                stage=JobStage.QUEUED.value,
+                progress=0.0,
+                attempt=0,
+                cancel_requested=False,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(job)
+            session.flush()  # the event's foreign key needs the job row first
+            session.add(
+                JobEvent(
+                    job_id=job.id,
+                    status=job.status,
+                    stage=job.stage,
+                    progress=0.0,
+                    attempt=0,
+                    message="submitted",
+                    created_at=now,
+                )
+            )
+        return job
+
+    def request_cancel(self, job_id: uuid.UUID, tenant: str) -> tuple[TrainingJob, bool] | None:
+        """Cancel a pending job at once; flag a running one for its supervisor. Returns the
+        job as it is now and whether this call cancelled it (None: the tenant has no such
+        job)."""
+        with transaction(self.factory) as session:
+            job = session.get(TrainingJob, job_id)
+            if job is None or job.tenant != tenant:
+                return None
+            pending = (TrainingJob.id == job_id) & (TrainingJob.status == JobStatus.PENDING.value)
+            text = "cancelled before it started"
+            values = {
+                "status": JobStatus.CANCELLED.value,
+                "cancel_requested": True,
+                "message": text,
+                "completed_at": utcnow(),
+            }
+            done = _change(session, pending, values, message=text)
+            if done is None:
+                running = (TrainingJob.id == job_id) & (
+                    TrainingJob.status == JobStatus.RUNNING.value
+                )
+                _change(
+                    session,
+                    running,
+                    {"cancel_requested": True, "message": "cancellation requested"},
+                    message=None,
+                    event=False,
+                )
+            session.expire_all()
+            return session.get_one(TrainingJob, job_id), done is not None
+
+    # -- on behalf of an executor: claiming -------------------------------------------------
+
+    def claim(
+        self, *, owner: str, lease_seconds: float, job_id: uuid.UUID | None = None
+    ) -> Claim | None:
+        """Take ``job_id`` (or the oldest pending job) from pending to running."""
+        with transaction(self.factory) as session:
+            query = select(TrainingJob.id, TrainingJob.max_runtime_seconds).where(
+                TrainingJob.status == JobStatus.PENDING.value
+            )
+            if job_id is not None:
+                query = query.where(TrainingJob.id == job_id)
+            else:
+                query = query.order_by(TrainingJob.created_at, TrainingJob.id).limit(1)
+            row = session.execute(query.with_for_update(skip_locked=True)).first()
+            if row is None:
+                return None
+            now = utcnow()
+            deadline = now + timedelta(seconds=row.max_runtime_seconds)
+            where = (TrainingJob.id == row.id) & (TrainingJob.status == JobStatus.PENDING.value)
+            values = {
+                "status": JobStatus.RUNNING.value,
+                "stage": JobStage.FETCHING_DATA.value,
+                "attempt": TrainingJob.attempt + 1,
+                "lease_owner": owner,
+                "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                "deadline_at": deadline,
+                "started_at": now,
+                "updated_at": now,
+                "message": None,
+            }
+            claimed = _change(
+                session,
+                where,
+                values,
+                message=lambda job: (
+                    f"attempt {job.attempt} of {job.max_attempts} started on {owner}"
+                ),
+            )
+            if claimed is None:
+                return None
+            return Claim(
+                row.id, claimed.attempt, claimed.max_attempts, deadline, row.max_runtime_seconds
+            )
+
+    def stale_pending(self, *, older_than_seconds: float, limit: int = 1000) -> list[uuid.UUID]:
+        """Pending jobs untouched for ``older_than_seconds``, oldest first: their broker
+        message may be lost, so the Celery executor publishes them again."""
+        before = utcnow() - timedelta(seconds=older_than_seconds)
+        with self.reader() as session:
+            rows = session.scalars(
+                select(TrainingJob.id)
+                .where(
+                    TrainingJob.status == JobStatus.PENDING.value,
+                    TrainingJob.updated_at < before,
+                )
+                .order_by(TrainingJob.updated_at, TrainingJob.id)
+                .limit(limit)
+            ).all()
+        return list(rows)
+
+    # -- on behalf of a running attempt (fenced) --------------------------------------------
+
+    def renew(
+        self, job_id: uuid.UUID, attempt: int, *, lease_seconds: float, owner: str | None = None
+    ) -> RunState | None:
+        """Extend the lease (and name the owner anew); None when the attempt lost the job."""
+        values: dict[str, Any] = {"lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
+        if owner is not None:
+            values["lease_owner"] = owner
+        with transaction(self.factory) as session:
+            row = session.execute(
+                update(TrainingJob)
+                .where(_fence(job_id, attempt))
+                .values(**values)
+                .returning(TrainingJob.cancel_requested)
+            ).first()
+        return None if row is None else RunState(bool(row.cancel_requested))
+
+    def poll(self, job_id: uuid.UUID, attempt: int) -> RunState | None:
+        with self.reader() as session:
+            row = session.execute(
+                select(TrainingJob.cancel_requested).where(_fence(job_id, attempt))
+            ).first()
+        return None if row is None else RunState(bool(row.cancel_requested))
+
+    def advance(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        *,
+        stage: JobStage,
+        progress: float,
+        message: str | None = None,
+        new_stage: bool = False,
+        fields: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record progress (which never goes backwards); an event when a stage starts."""
+        values: dict[str, Any] = {
+            "stage": stage.value,
+            "progress": case(
+                (TrainingJob.progress < progress, progress), else_=TrainingJob.progress
+            ),
+            **(fields or {}),
+        }
+        if message is not None:
+            values["message"] = message
+        with transaction(self.factory) as session:
+            row = _change(
+                session, _fence(job_id, attempt), values, message=message, event=new_stage
+            )
+        return row is not None
+
+    def add_trial(self, job_id: uuid.UUID, attempt: int, trial: dict[str, Any]) -> bool:
+        """Record a finished search trial, fenced like every other write of the attempt."""
+        with transaction(self.factory) as session:
+            held = _change(session, _fence(job_id, attempt), {}, message=None, event=False)
+            if held is None:
+                return False
+            session.add(
+                Trial(
+                    job_id=job_id,
+                    attempt=attempt,
+                    **{name: trial[name] for name in TRIAL_FIELDS},
+                    started_at=datetime.fromisoformat(trial["started_at"]),
+                    finished_at=datetime.fromisoformat(trial["finished_at"]),
+                )
+            )
+        return True
+
+    def finish(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        *,
+        status: JobStatus,
+        stage: JobStage | None = None,
+        message: str | None,
+        error: tuple[str, str | None, str] | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a running attempt to a terminal status, fenced."""
+        values: dict[str, Any] = {
+            "status": status.value,
+            "message": message,
+            "completed_at": utcnow(),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            **(fields or {}),
+        }
+        if stage is not None:
+            values["stage"] = stage.value
+        if status is JobStatus.COMPLETED:
+            values["progress"] = STAGE_PROGRESS[JobStage.DONE]
+        if error is not None:
+            values["error_type"], values["error_stage"], values["error_message"] = error
+        with transaction(self.factory) as session:
+            row = _change(session, _fence(job_id, attempt), values, message=message)
+        return row is not None
+
+    def requeue(
+        self, job_id: uuid.UUID, attempt: int, *, message: str, count_attempt: bool = True
+    ) -> bool:
+        """Put a running attempt's job back to pending for another attempt.
+
+        ``count_attempt=False`` (a graceful shutdown) grants the attempt back.
+        """
+        values: dict[str, Any] = {
+            "status": JobStatus.PENDING.value,
+            "stage": JobStage.QUEUED.value,
+            "message": message,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "deadline_at": None,
+        }
+        if not count_attempt:
+            values["max_attempts"] = TrainingJob.max_attempts + 1
+        with transaction(self.factory) as session:
+            row = _change(session, _fence(job_id, attempt), values, message=message)
+        return row is not None
+
+    def lost(
+        self, job_id: uuid.UUID, attempt: int, max_attempts: int, *, reason: str
+    ) -> AttemptOutcome:
+        """An attempt ended without recording an outcome: retry it, or fail the job."""
+        if attempt < max_attempts:
+            self.requeue(
+                job_id,
+                attempt,
+                message=f"{reason}; requeued (attempt {attempt} of {max_attempts} used)",
+            )
+            return AttemptOutcome.REQUEUED
+        text = f"{reason}; gave up after {attempt} of {max_attempts} attempts"
+        self.finish(
+            job_id,
+            attempt,
+            status=JobStatus.FAILED,
+            message=text,
+            error=("WorkerLostError", self.stage_of(job_id), text),
+        )
+        return AttemptOutcome.FAILED
+
+    def stage_of(self, job_id: uuid.UUID) -> str | None:
+        with self.reader() as session:
+            return session.scalar(select(TrainingJob.stage).where(TrainingJob.id == job_id))
+
+    def reap(self) -> list[tuple[uuid.UUID, int, AttemptOutcome]]:
+        """Requeue or fail running jobs whose lease expired: nobody is working on them."""
+        with self.reader() as session:
+            rows = session.execute(
+                select(TrainingJob.id, TrainingJob.attempt, TrainingJob.max_attempts).where(
+                    TrainingJob.status == JobStatus.RUNNING.value,
+                    TrainingJob.lease_expires_at < utcnow(),
+                )
+            ).all()
+        reason = "the worker running this job stopped answering (its lease expired)"
+        return [
+            (row.id, row.attempt, self.lost(row.id, row.attempt, row.max_attempts, reason=reason))
+            for row in rows
+        ]

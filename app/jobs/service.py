@@ -1,0 +1,274 @@
+"""Training jobs on behalf of a caller: submit, inspect, list, cancel, dry-run.
+
+Sync inside (FastAPI runs sync endpoints in its thread pool; the facade wraps these for the
+seed's async API). State goes through ``JobRepository``; running work is the executor's.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from app.config import Settings
+from app.core.exceptions import (
+    ConfigurationError,
+    DataAccessError,
+    FieldError,
+    IdempotencyConflictError,
+    JobStateConflictError,
+    ResourceNotFoundError,
+    TooManyJobsError,
+    from_trainer_error,
+)
+from app.integrations.data_layer import DataLayerClientInterface
+from app.jobs.lifecycle import JobStage, JobStatus
+from app.jobs.models import TrainingJob
+from app.jobs.repository import JobFilter, JobRepository, PendingLimitReached
+from app.jobs.schemas import (
+    DataProfile,
+    JobError,
+    JobEventResponse,
+    RegistryInfo,
+    TrainingJobList,
+    TrainingJobRequest,
+    TrainingJobStatusResponse,
+    TrialResponse,
+    ValidationReport,
+)
+from app.jobs.spec import jsonable, request_hash, requested_columns, training_spec
+from app.jobs.validation import ValidatedRequest, validate_request
+from app.trainer import DataError, SpecError
+
+logger = logging.getLogger(__name__)
+
+
+def to_status(job: TrainingJob) -> TrainingJobStatusResponse:
+    error = None
+    if job.error_type is not None:
+        error = JobError(
+            type=job.error_type, stage=job.error_stage, message=job.error_message or ""
+        )
+    return TrainingJobStatusResponse(
+        job_id=job.id,
+        model_name=job.model_name,
+        model_version=job.model_version,
+        algorithm=job.algorithm,
+        status=JobStatus(job.status),
+        stage=JobStage(job.stage),
+        message=job.message,
+        progress=job.progress,
+        metrics=job.metrics,
+        best_hyperparameters=job.best_hyperparameters,
+        artifacts_location=job.artifacts_location,
+        experiment_name=job.experiment_name,
+        tags=job.tags or None,
+        error=error,
+        registry=RegistryInfo(**job.registry_info) if job.registry_info else None,
+        data=job.data_lineage,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        updated_at=job.updated_at,
+        completed_at=job.completed_at,
+        attempt=job.attempt,
+    )
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        repository: JobRepository,
+        settings: Settings,
+        data_client: DataLayerClientInterface,
+        dispatch: Callable[[uuid.UUID], None],
+    ) -> None:
+        self.repository = repository
+        self.settings = settings
+        self.data_client = data_client
+        self.dispatch = dispatch
+
+    def owned_job(self, job_id: uuid.UUID, tenant: str) -> TrainingJob:
+        """The job, if it exists and belongs to ``tenant``; another tenant's job is not found."""
+        job = self.repository.get_job(job_id, tenant=tenant)
+        if job is None:
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        return job
+
+    def validate(self, request: TrainingJobRequest, *, tenant: str) -> ValidatedRequest:
+        return validate_request(
+            request, settings=self.settings, data_client=self.data_client, tenant=tenant
+        )
+
+    # -- submit -----------------------------------------------------------------------------
+
+    def submit(
+        self, request: TrainingJobRequest, *, idempotency_key: str | None, tenant: str
+    ) -> TrainingJobStatusResponse:
+        """Validate, record the job as pending, then hand it to the executor."""
+        status, created = self.record(request, idempotency_key=idempotency_key, tenant=tenant)
+        if created:
+            self.dispatch(status.job_id)
+        return status
+
+    def record(
+        self, request: TrainingJobRequest, *, idempotency_key: str | None, tenant: str
+    ) -> tuple[TrainingJobStatusResponse, bool]:
+        """Commit the job as pending (or find the one this idempotency key made)."""
+        digest = request_hash(request)
+        if idempotency_key is not None:
+            replay = self._replay(idempotency_key, digest, tenant)
+            if replay is not None:
+                return replay, False
+        validated = self.validate(request, tenant=tenant)
+        values: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "model_name": request.model_name,
+            "model_version": request.model_version,
+            "algorithm": validated.algorithm.name,
+            "experiment_name": request.experiment_name,
+            "tags": request.tags or {},
+            "request": request.model_dump(mode="json"),
+            "request_hash": digest,
+            "tenant": tenant,
+            "idempotency_key": idempotency_key,
+            "max_attempts": self.settings.max_attempts,
+            "max_runtime_seconds": validated.max_runtime_seconds,
+        }
+        cap = self.settings.max_pending_jobs_per_tenant
+        try:
+            job = self.repository.create_job(values, pending_limit=cap)
+        except PendingLimitReached as exc:
+            raise TooManyJobsError(
+                f"{exc.pending} jobs are already pending, the limit per tenant "
+                f"(TRAINYARD_MAX_PENDING_JOBS_PER_TENANT) is {cap}; retry when some have started",
+                retry_after=max(1, int(self.settings.poll_interval_seconds * 40)),
+            ) from None
+        except IntegrityError:
+            # A concurrent submit with the same Idempotency-Key won the race.
+            replay = self._replay(idempotency_key, digest, tenant) if idempotency_key else None
+            if replay is None:
+                raise
+            return replay, False
+        logger.info("job %s submitted (%s, %s)", job.id, job.model_name, job.algorithm)
+        return to_status(job), True
+
+    def _replay(self, key: str, digest: str, tenant: str) -> TrainingJobStatusResponse | None:
+        job = self.repository.find_by_idempotency_key(tenant, key)
+        if job is None:
+            return None
+        if job.request_hash != digest:
+            raise IdempotencyConflictError(
+                f"Idempotency-Key {key!r} was already used for job {job.id} "
+                "with a different request body"
+            )
+        return to_status(job)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get_status(self, job_id: uuid.UUID, *, tenant: str) -> TrainingJobStatusResponse:
+        return to_status(self.owned_job(job_id, tenant))
+
+    def search(
+        self,
+        *,
+        tenant: str,
+        limit: int = 100,
+        offset: int = 0,
+        status: JobStatus | None = None,
+        model_name: str | None = None,
+        experiment_name: str | None = None,
+    ) -> TrainingJobList:
+        """A page of jobs, newest first, with the total that match the filters."""
+        if limit < 1 or offset < 0:
+            raise ConfigurationError("limit must be at least 1 and offset at least 0")
+        where = JobFilter(tenant, status, model_name, experiment_name)
+        jobs, total = self.repository.list_jobs(where, limit=limit, offset=offset)
+        return TrainingJobList(
+            items=[to_status(job) for job in jobs], total=total, limit=limit, offset=offset
+        )
+
+    def events(self, job_id: uuid.UUID, *, tenant: str) -> list[JobEventResponse]:
+        self.owned_job(job_id, tenant)
+        return [
+            JobEventResponse.model_validate(event, from_attributes=True)
+            for event in self.repository.list_events(job_id)
+        ]
+
+    def trials(self, job_id: uuid.UUID, *, tenant: str) -> list[TrialResponse]:
+        """The trials of the job's latest attempt, in the order they were numbered."""
+        job = self.owned_job(job_id, tenant)
+        return [
+            TrialResponse.model_validate(trial, from_attributes=True)
+            for trial in self.repository.list_trials(job_id, job.attempt)
+        ]
+
+    def logs(self, job_id: uuid.UUID, *, attempt: int | None, tenant: str) -> str:
+        """The logs the training processes of a job wrote, oldest attempt first."""
+        from app.jobs.logs import read_logs
+
+        job = self.owned_job(job_id, tenant)
+        if attempt is not None and not 1 <= attempt <= max(job.attempt, 1):
+            raise ResourceNotFoundError(
+                f"training job {job_id} has no attempt {attempt} (it has had {job.attempt})"
+            )
+        return read_logs(self.settings.artifact_root, str(job_id), attempt)
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def cancel(self, job_id: uuid.UUID, *, tenant: str) -> TrainingJobStatusResponse:
+        """Cancel a pending job at once; ask the supervisor of a running one to stop it."""
+        found = self.repository.request_cancel(job_id, tenant)
+        if found is None:
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        job, cancelled_now = found
+        if not cancelled_now and job.status not in (JobStatus.RUNNING, JobStatus.PENDING):
+            raise JobStateConflictError(
+                f"training job {job_id} is already {job.status}; only pending or running "
+                "jobs can be cancelled"
+            )
+        return to_status(job)
+
+    # -- dry run ----------------------------------------------------------------------------
+
+    def dry_run(self, request: TrainingJobRequest, *, tenant: str) -> ValidationReport:
+        """Every submit check plus a real read of the data; trains nothing, creates no job."""
+        from app.trainer.profile import check_data
+
+        validated = self.validate(request, tenant=tenant)
+        config = request.data_source_config
+        try:
+            dataset = self.data_client.fetch(config, columns=requested_columns(request))
+        except DataAccessError as exc:
+            raise DataAccessError(
+                exc.message, errors=[FieldError("data_source_config.path", exc.message)]
+            ) from None
+        spec = training_spec(request, self.settings)
+        try:
+            report = check_data(spec, dataset.frame)
+        except (SpecError, DataError) as exc:
+            raise from_trainer_error(exc) from None
+        resolved = {
+            "algorithm": validated.algorithm.name,
+            "task": report.task,
+            "estimator_parameters": jsonable(report.estimator_parameters),
+            "target_column": config.target_column,
+            "feature_columns": report.feature_columns,
+            "column_kinds": report.column_kinds,
+            "preprocessing": {**asdict(spec.preprocessing), "scaled": report.scaled},
+            "evaluation": request.evaluation_config.model_dump(mode="json"),
+            "hyperparameter_tuning": spec.tuning,
+            "n_jobs": spec.n_jobs,
+            "max_runtime_seconds": validated.max_runtime_seconds,
+        }
+        return ValidationReport(
+            valid=True,
+            resolved=resolved,
+            data=dataset.lineage(),
+            profile=DataProfile.model_validate(report.profile),
+            notes=report.notes,
+        )

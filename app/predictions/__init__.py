@@ -1,0 +1,1 @@
+"""Trained models: download and predictions."""
