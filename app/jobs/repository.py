@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import make_read_session_factory, make_session_factory, transaction
@@ -42,6 +43,10 @@ class JobFilter:
         if self.experiment_name is not None:
             found.append(TrainingJob.experiment_name == self.experiment_name)
         return found
+
+
+class IdempotencyKeyTaken(Exception):
+    """Another job of the tenant already holds this idempotency key."""
 
 
 class PendingLimitReached(Exception):
@@ -190,8 +195,16 @@ class JobRepository:
 
     def create_job(self, values: dict[str, Any], *, pending_limit: int) -> TrainingJob:
         """Insert a pending job and its first event. ``model_version=None`` takes the next
-        number for the model name. Raises ``PendingLimitReached``, or ``IntegrityError``
-        when the tenant's idempotency key is taken."""
+        number for the model name. Raises ``PendingLimitReached``, or
+        ``IdempotencyKeyTaken`` when a concurrent submit took the tenant's key first."""
+        try:
+            return self._insert_job(values, pending_limit=pending_limit)
+        except IntegrityError:
+            if values.get("idempotency_key") is None:
+                raise
+            raise IdempotencyKeyTaken() from None
+
+    def _insert_job(self, values: dict[str, Any], *, pending_limit: int) -> TrainingJob:
         with transaction(self.factory) as session:
             pending = session.scalar(
                 select(func.count())

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from app.config import Settings
 from app.core.exceptions import (
     ConfigurationError,
@@ -28,7 +26,12 @@ from app.core.exceptions import (
 from app.integrations.data_layer import DataLayerClientInterface
 from app.jobs.lifecycle import JobStage, JobStatus
 from app.jobs.models import TrainingJob
-from app.jobs.repository import JobFilter, JobRepository, PendingLimitReached
+from app.jobs.repository import (
+    IdempotencyKeyTaken,
+    JobFilter,
+    JobRepository,
+    PendingLimitReached,
+)
 from app.jobs.schemas import (
     DataProfile,
     JobError,
@@ -148,9 +151,10 @@ class JobService:
                 f"(TRAINYARD_MAX_PENDING_JOBS_PER_TENANT) is {cap}; retry when some have started",
                 retry_after=max(1, int(self.settings.poll_interval_seconds * 40)),
             ) from None
-        except IntegrityError:
+        except IdempotencyKeyTaken:
             # A concurrent submit with the same Idempotency-Key won the race.
-            replay = self._replay(idempotency_key, digest, tenant) if idempotency_key else None
+            assert idempotency_key is not None
+            replay = self._replay(idempotency_key, digest, tenant)
             if replay is None:
                 raise
             return replay, False

@@ -1,0 +1,216 @@
+"""A small typed Python client for the Trainyard HTTP API (httpx inside).
+
+```python
+from trainyard_client import TrainyardClient
+
+with TrainyardClient("http://127.0.0.1:8000") as client:
+    job = client.submit({"model_name": "iris", ...})
+    done = client.wait(job["job_id"])
+    print(done["metrics"])
+```
+
+Responses are returned as the JSON the API sends (dicts and lists); errors raise
+``TrainyardAPIError`` carrying the problem document.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+JSONDict = dict[str, Any]
+
+
+class TrainyardAPIError(Exception):
+    """The API answered with an error; ``problem`` is its problem document when it sent one."""
+
+    def __init__(self, status_code: int, problem: JSONDict) -> None:
+        self.status_code = status_code
+        self.problem = problem
+        self.detail = str(problem.get("detail") or problem.get("title") or "error")
+        super().__init__(f"HTTP {status_code}: {self.detail}")
+
+    @property
+    def field_errors(self) -> list[JSONDict]:
+        errors = self.problem.get("errors")
+        return list(errors) if isinstance(errors, list) else []
+
+
+class TrainyardClient:
+    """One connection pool to one Trainyard server."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = (url or os.environ.get("TRAINYARD_URL") or DEFAULT_URL).rstrip("/")
+        key = api_key if api_key is not None else os.environ.get("TRAINYARD_API_KEY")
+        headers = {"Accept": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> TrainyardClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._http.request(method, path, **kwargs)
+        if response.is_error:
+            self._raise_for(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._request(method, path, **kwargs).json()
+
+    # -- training jobs ----------------------------------------------------------------------
+
+    def submit(self, request: Mapping[str, Any], *, idempotency_key: str | None = None) -> JSONDict:
+        """Submit a job; returns its status (``pending``)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        result: JSONDict = self._json(
+            "POST", "/v1/training-jobs", json=dict(request), headers=headers
+        )
+        return result
+
+    def status(self, job_id: str | uuid.UUID) -> JSONDict:
+        result: JSONDict = self._json("GET", f"/v1/training-jobs/{job_id}")
+        return result
+
+    def list_jobs(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        model_name: str | None = None,
+        experiment_name: str | None = None,
+    ) -> JSONDict:
+        """A page of jobs, newest first: ``{"items", "total", "limit", "offset"}``."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        filters = {"status": status, "model_name": model_name, "experiment_name": experiment_name}
+        params.update({k: v for k, v in filters.items() if v is not None})
+        result: JSONDict = self._json("GET", "/v1/training-jobs", params=params)
+        return result
+
+    def cancel(self, job_id: str | uuid.UUID) -> JSONDict:
+        result: JSONDict = self._json("POST", f"/v1/training-jobs/{job_id}/cancel")
+        return result
+
+    def events(self, job_id: str | uuid.UUID) -> list[JSONDict]:
+        result: list[JSONDict] = self._json("GET", f"/v1/training-jobs/{job_id}/events")
+        return result
+
+    def trials(self, job_id: str | uuid.UUID) -> list[JSONDict]:
+        result: list[JSONDict] = self._json("GET", f"/v1/training-jobs/{job_id}/trials")
+        return result
+
+    def logs(self, job_id: str | uuid.UUID, *, attempt: int | None = None) -> str:
+        params = {"attempt": attempt} if attempt is not None else {}
+        return self._request(
+            "GET", f"/v1/training-jobs/{job_id}/logs", params=params, headers={"Accept": "*/*"}
+        ).text
+
+    def wait(
+        self,
+        job_id: str | uuid.UUID,
+        *,
+        timeout: float | None = None,
+        poll_interval: float = 0.5,
+        on_update: Callable[[JSONDict], None] | None = None,
+    ) -> JSONDict:
+        """Poll until the job ends (or ``timeout`` seconds pass: ``TimeoutError``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.status(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job["status"] in TERMINAL_STATUSES:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout}s")
+            time.sleep(poll_interval)
+
+    def download_model(self, job_id: str | uuid.UUID, destination: Path | BinaryIO) -> int:
+        """Stream the trained model (skops file) to a path or an open binary file; returns
+        the number of bytes written."""
+        written = 0
+        with self._http.stream(
+            "GET", f"/v1/training-jobs/{job_id}/model", headers={"Accept": "*/*"}
+        ) as response:
+            if response.is_error:
+                response.read()
+                self._raise_for(response)
+            if isinstance(destination, Path):
+                with destination.open("wb") as handle:
+                    for chunk in response.iter_bytes():
+                        written += handle.write(chunk)
+            else:
+                for chunk in response.iter_bytes():
+                    written += destination.write(chunk)
+        return written
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> NoReturn:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"detail": response.text.strip() or response.reason_phrase}
+        if not isinstance(body, dict):
+            body = {"detail": str(body)}
+        raise TrainyardAPIError(response.status_code, body)
+
+    def predict(self, job_id: str | uuid.UUID, rows: Sequence[Mapping[str, Any]]) -> JSONDict:
+        """Predictions of the job's model for raw feature rows."""
+        result: JSONDict = self._json(
+            "POST",
+            f"/v1/training-jobs/{job_id}/predictions",
+            json={"rows": [dict(r) for r in rows]},
+        )
+        return result
+
+    # -- discovery and operations -----------------------------------------------------------
+
+    def algorithms(self, *, task: str | None = None) -> JSONDict:
+        params = {"task": task} if task else {}
+        result: JSONDict = self._json("GET", "/v1/algorithms", params=params)
+        return result
+
+    def algorithm(self, name: str) -> JSONDict:
+        result: JSONDict = self._json("GET", f"/v1/algorithms/{name}")
+        return result
+
+    def upload_dataset(self, path: Path) -> JSONDict:
+        """Upload a data file into the server's data root (``POST /v1/datasets``)."""
+        with path.open("rb") as handle:
+            result: JSONDict = self._json(
+                "POST", "/v1/datasets", files={"file": (path.name, handle)}
+            )
+        return result
+
+    def ready(self) -> bool:
+        try:
+            return self._http.get("/readyz").status_code == 200
+        except httpx.TransportError:
+            return False
