@@ -72,6 +72,10 @@ class IdempotencyConflictError(TrainyardError):
     """An Idempotency-Key was reused with a different request body."""
 
 
+class ModelVersionConflictError(TrainyardError):
+    """The tenant already has a job for this model name and version."""
+
+
 class DatasetExistsError(TrainyardError):
     """An upload would replace a data file that is already there."""
 

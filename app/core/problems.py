@@ -20,6 +20,7 @@ from app.core.exceptions import (
     IdempotencyConflictError,
     JobStateConflictError,
     ModelRegistryError,
+    ModelVersionConflictError,
     PayloadTooLargeError,
     ResourceNotFoundError,
     TooManyJobsError,
@@ -76,6 +77,7 @@ PROBLEMS: dict[type[TrainyardError], tuple[int, str]] = {
     PayloadTooLargeError: (413, "payload-too-large"),
     TrainingJobError: (500, "training-job"),
     DatasetExistsError: (409, "dataset-exists"),
+    ModelVersionConflictError: (409, "model-version-taken"),
 }
 
 

@@ -46,7 +46,11 @@ router = APIRouter(prefix="/v1/training-jobs", tags=["training jobs"], responses
     responses={
         **INVALID,
         400: {"description": "The body could not be parsed", **PROBLEM},
-        409: {"description": "Idempotency-Key reused with another body", **PROBLEM},
+        409: {
+            "description": "Idempotency-Key reused with another body, or the given "
+            "model_version is taken",
+            **PROBLEM,
+        },
         413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
         429: {"description": "Too many pending jobs; see Retry-After", **PROBLEM},
     },

@@ -54,6 +54,9 @@ class TrainingJob(Base):
     __tablename__ = "training_job"
     __table_args__ = (
         UniqueConstraint("tenant", "idempotency_key", name="uq_training_job_tenant_idem_key"),
+        UniqueConstraint(
+            "tenant", "model_name", "model_version", name="uq_training_job_tenant_model_version"
+        ),
         Index("ix_training_job_tenant_created_at", "tenant", "created_at"),
         Index("ix_training_job_status_created_at", "status", "created_at"),
         Index("ix_training_job_created_at", "created_at"),

@@ -45,6 +45,14 @@ class JobFilter:
         return found
 
 
+# How many next numbers a submit tries when concurrent submits of the same model take them.
+VERSION_TRIES = 200
+
+
+class ModelVersionTaken(Exception):
+    """The tenant's model already has this version."""
+
+
 class IdempotencyKeyTaken(Exception):
     """Another job of the tenant already holds this idempotency key."""
 
@@ -195,16 +203,27 @@ class JobRepository:
 
     def create_job(self, values: dict[str, Any], *, pending_limit: int) -> TrainingJob:
         """Insert a pending job and its first event. ``model_version=None`` takes the next
-        number for the model name. Raises ``PendingLimitReached``, or
+        free number for the tenant's model name: the unique constraint decides, and a
+        version a concurrent submit took first is retried with the next one. Raises
+        ``PendingLimitReached``, ``ModelVersionTaken`` for a given version already used, or
         ``IdempotencyKeyTaken`` when a concurrent submit took the tenant's key first."""
-        try:
-            return self._insert_job(values, pending_limit=pending_limit)
-        except IntegrityError:
-            if values.get("idempotency_key") is None:
-                raise
-            raise IdempotencyKeyTaken() from None
+        automatic = values.get("model_version") is None
+        tried = 0
+        for _ in range(VERSION_TRIES):
+            attempt = dict(values)
+            try:
+                return self._insert_job(attempt, pending_limit=pending_limit, above=tried)
+            except IntegrityError as exc:
+                tried = int(attempt["model_version"]) if automatic else 0
+                if "model_version" not in str(exc.orig):
+                    if values.get("idempotency_key") is None:
+                        raise
+                    raise IdempotencyKeyTaken() from None
+                if not automatic:
+                    raise ModelVersionTaken() from None
+        raise ModelVersionTaken()
 
-    def _insert_job(self, values: dict[str, Any], *, pending_limit: int) -> TrainingJob:
+    def _insert_job(self, values: dict[str, Any], *, pending_limit: int, above: int) -> TrainingJob:
         with transaction(self.factory) as session:
             pending = session.scalar(
                 select(func.count())
@@ -220,9 +239,12 @@ class JobRepository:
                 count = session.scalar(
                     select(func.count())
                     .select_from(TrainingJob)
-                    .where(TrainingJob.model_name == values["model_name"])
+                    .where(
+                        TrainingJob.tenant == values["tenant"],
+                        TrainingJob.model_name == values["model_name"],
+                    )
                 )
-                values["model_version"] = str(int(count or 0) + 1)
+                values["model_version"] = str(max(int(count or 0), above) + 1)
             now = utcnow()
             job = TrainingJob(
                 **values,

@@ -19,6 +19,7 @@ from app.core.exceptions import (
     FieldError,
     IdempotencyConflictError,
     JobStateConflictError,
+    ModelVersionConflictError,
     ResourceNotFoundError,
     TooManyJobsError,
     from_trainer_error,
@@ -30,6 +31,7 @@ from app.jobs.repository import (
     IdempotencyKeyTaken,
     JobFilter,
     JobRepository,
+    ModelVersionTaken,
     PendingLimitReached,
 )
 from app.jobs.schemas import (
@@ -150,6 +152,11 @@ class JobService:
                 f"{exc.pending} jobs are already pending, the limit per tenant "
                 f"(TRAINYARD_MAX_PENDING_JOBS_PER_TENANT) is {cap}; retry when some have started",
                 retry_after=max(1, int(self.settings.poll_interval_seconds * 40)),
+            ) from None
+        except ModelVersionTaken:
+            raise ModelVersionConflictError(
+                f"model {request.model_name!r} already has version {request.model_version!r}; "
+                "give another model_version, or none to take the next number"
             ) from None
         except IdempotencyKeyTaken:
             # A concurrent submit with the same Idempotency-Key won the race.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cache
@@ -83,9 +84,21 @@ def _task_of(estimator: BaseEstimator) -> str | None:
     return None
 
 
-@cache
+_registry_lock = threading.Lock()
+
+
 def registry() -> dict[str, AlgorithmInfo]:
-    """Name -> info for every allowed estimator, built once per process."""
+    """Name -> info for every allowed estimator, built once per process.
+
+    Built under a lock: the first requests of a server arrive together, and the warning
+    filters the build sets (``catch_warnings``) are process-wide, so two builds at once would
+    see each other's filters and drop estimators."""
+    with _registry_lock:
+        return _build_registry()
+
+
+@cache
+def _build_registry() -> dict[str, AlgorithmInfo]:
     found: dict[str, AlgorithmInfo] = {}
     for name, cls in all_estimators(type_filter=["classifier", "regressor"]):
         if name in _UNSUITABLE:
