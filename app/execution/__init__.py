@@ -35,7 +35,7 @@ def build_executor(
     if settings.executor == "celery":
         from app.execution.celery_executor import CeleryExecutor
 
-        return CeleryExecutor.from_settings(repository, settings)
+        return CeleryExecutor.from_settings(repository, settings, payload.model_registry_client)
     from app.execution.local import LocalExecutor
 
     return LocalExecutor(

@@ -22,6 +22,8 @@ from typing import Any
 
 from app.config import Settings
 from app.execution.celery_app import TASK_NAME, create_celery_app
+from app.execution.registration import end_reaped_runs
+from app.integrations.registry.interface import ModelRegistryClientInterface
 from app.jobs.lifecycle import AttemptOutcome
 from app.jobs.repository import JobRepository
 
@@ -37,7 +39,9 @@ class CeleryExecutor:
         queue: str,
         reaper_interval: float,
         republish_after: float,
+        registry_client: ModelRegistryClientInterface | None = None,
     ) -> None:
+        self.registry_client = registry_client
         self.repository = repository
         self.celery = celery
         self.queue = queue
@@ -51,13 +55,19 @@ class CeleryExecutor:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, repository: JobRepository, settings: Settings) -> CeleryExecutor:
+    def from_settings(
+        cls,
+        repository: JobRepository,
+        settings: Settings,
+        registry_client: ModelRegistryClientInterface | None = None,
+    ) -> CeleryExecutor:
         return cls(
             repository,
             create_celery_app(settings),
             queue=settings.celery_queue,
             reaper_interval=settings.reaper_interval_seconds,
             republish_after=settings.celery_republish_after_seconds,
+            registry_client=registry_client,
         )
 
     # -- the Executor protocol --------------------------------------------------------------
@@ -120,10 +130,12 @@ class CeleryExecutor:
 
     def reap(self) -> None:
         """One pass of this mode's reaper (see the module docstring)."""
-        for job_id, _attempt, outcome in self.repository.reap():
-            logger.warning("job %s: lease expired, %s", job_id, outcome)
-            if outcome is AttemptOutcome.REQUEUED:
-                self.notify(job_id)
+        reaped = self.repository.reap()
+        end_reaped_runs(self.registry_client, reaped)
+        for item in reaped:
+            logger.warning("job %s: lease expired, %s", item.job_id, item.outcome)
+            if item.outcome is AttemptOutcome.REQUEUED:
+                self.notify(item.job_id)
         now = time.monotonic()
         with self._lock:
             self._published = {

@@ -15,6 +15,7 @@ import uuid
 
 from app.execution.forkserver import warm_up
 from app.execution.payload import AttemptPayload
+from app.execution.registration import end_reaped_runs
 from app.execution.supervisor import Supervisor
 from app.jobs.repository import JobRepository
 
@@ -101,7 +102,9 @@ class LocalExecutor:
         while not self._stopping.is_set():
             try:
                 if time.monotonic() >= next_reap:
-                    for job_id, _attempt, outcome in self.repository.reap():
+                    reaped = self.repository.reap()
+                    end_reaped_runs(self.payload.model_registry_client, reaped)
+                    for job_id, outcome in ((r.job_id, r.outcome) for r in reaped):
                         logger.warning("job %s: lease expired, %s", job_id, outcome)
                     next_reap = time.monotonic() + self.reaper_interval
                 self._fill_slots()

@@ -21,7 +21,7 @@ from app.core.exceptions import ModelRegistryError
 from app.execution.forkserver import preload_first
 from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
 from app.integrations.registry.mlflow import MlflowRegistryClient
-from app.jobs.lifecycle import JobStatus
+from app.jobs.lifecycle import AttemptOutcome, JobStatus, Reaped
 from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import TrainingJobRequest
@@ -233,3 +233,25 @@ def close_attempt_run(
         logger.warning("job %s: could not mark registry run %s %s: %s", job_id, run_id, status, exc)
         return None
     return status
+
+
+def end_reaped_runs(client: ModelRegistryClientInterface | None, reaped: list[Reaped]) -> None:
+    """End the registry runs of attempts the reaper took back: a worker killed outright
+    (``kill -9``, a lost machine) never ends its own. FAILED when the job failed for it,
+    KILLED when another attempt goes on."""
+    if client is None:
+        return
+    for item in reaped:
+        if item.registry_run_id is None:
+            continue
+        status: RunStatus = "FAILED" if item.outcome is AttemptOutcome.FAILED else "KILLED"
+        try:
+            client.end_run(item.registry_run_id, status)
+        except Exception as exc:
+            logger.warning(
+                "job %s: could not mark registry run %s %s: %s",
+                item.job_id,
+                item.registry_run_id,
+                status,
+                exc,
+            )

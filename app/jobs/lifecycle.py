@@ -74,3 +74,14 @@ class RunState:
     """What the supervisor reads on each poll."""
 
     cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """A running attempt the reaper took back: what became of its job, and the registry run
+    the attempt had started (which nobody else will end)."""
+
+    job_id: uuid.UUID
+    attempt: int
+    outcome: AttemptOutcome
+    registry_run_id: str | None

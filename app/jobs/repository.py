@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 
 from app.core.db import make_read_session_factory, make_session_factory, transaction
 from app.jobs import stats
-from app.jobs.lifecycle import STAGE_PROGRESS, AttemptOutcome, Claim, JobStage, JobStatus, RunState
+from app.jobs.lifecycle import (
+    STAGE_PROGRESS,
+    AttemptOutcome,
+    Claim,
+    JobStage,
+    JobStatus,
+    Reaped,
+    RunState,
+)
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
 
 
@@ -508,17 +516,25 @@ class JobRepository:
         with self.reader() as session:
             return session.scalar(select(TrainingJob.stage).where(TrainingJob.id == job_id))
 
-    def reap(self) -> list[tuple[uuid.UUID, int, AttemptOutcome]]:
+    def reap(self) -> list[Reaped]:
         """Requeue or fail running jobs whose lease expired: nobody is working on them."""
         with self.reader() as session:
             rows = session.execute(
-                select(TrainingJob.id, TrainingJob.attempt, TrainingJob.max_attempts).where(
+                select(
+                    TrainingJob.id,
+                    TrainingJob.attempt,
+                    TrainingJob.max_attempts,
+                    TrainingJob.registry_info,
+                ).where(
                     TrainingJob.status == JobStatus.RUNNING.value,
                     TrainingJob.lease_expires_at < utcnow(),
                 )
             ).all()
         reason = "the worker running this job stopped answering (its lease expired)"
-        return [
-            (row.id, row.attempt, self.lost(row.id, row.attempt, row.max_attempts, reason=reason))
-            for row in rows
-        ]
+        reaped = []
+        for row in rows:
+            outcome = self.lost(row.id, row.attempt, row.max_attempts, reason=reason)
+            registry = row.registry_info or {}
+            run_id = registry.get("run_id") if registry.get("attempt") == row.attempt else None
+            reaped.append(Reaped(row.id, row.attempt, outcome, run_id))
+        return reaped

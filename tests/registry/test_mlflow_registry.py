@@ -14,7 +14,12 @@ from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 
 from app.config import Settings
-from tests.conftest import job_request, wait_for_job
+from app.execution.registration import RegistryRun
+from app.jobs.lifecycle import JobStage
+from app.main import create_app
+from app.schemas import TrainingJobRequest
+from app.service import MLModelTrainingService
+from tests.conftest import job_request, make_settings, wait_for_job
 from tests.registry.conftest import MlflowStore
 
 
@@ -247,3 +252,69 @@ def test_search_trials_can_be_logged_as_child_runs(
     by_depth = {t["params"]["max_depth"]: t["mean_score"] for t in trials}
     for run in children:
         assert run.data.metrics["mean_score"] == by_depth[int(run.data.params["max_depth"])]
+
+
+def test_a_store_that_cannot_be_opened_fails_the_job_in_registering(
+    database_url: str, tmp_path: Path, data_root: Path
+) -> None:
+    # A tracking store below a regular file: the store cannot even be created.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings = make_settings(
+        database_url,
+        tmp_path,
+        data_root,
+        mlflow_tracking_uri=f"sqlite:///{blocker}/mlflow.db",
+        mlflow_artifact_root=tmp_path / "mlruns",
+    )
+    with TestClient(create_app(settings)) as client:
+        job = submit(client)
+        done = wait_for_job(client, job["job_id"], timeout=120)
+    assert done["status"] == "failed", done
+    assert done["error"]["type"] == "ModelRegistryError", done["error"]
+    assert done["error"]["stage"] == "registering"
+    assert "MLflow" in done["error"]["message"]
+    assert (settings.artifact_root.resolve() / job["job_id"] / "model.skops").is_file()
+
+
+def test_the_reaper_ends_the_run_of_an_attempt_whose_worker_vanished(
+    registry_settings: Settings, mlflow_store: MlflowStore
+) -> None:
+    # An attempt on a worker that was then killed outright: it holds a short lease and has
+    # started its registry run, and nobody will ever end that run but the reaper.
+    service = MLModelTrainingService(settings=registry_settings)
+    try:
+        request = TrainingJobRequest.model_validate(job_request(model_name="orphaned"))
+        status, _ = service.jobs.record(request, idempotency_key=None, tenant="")
+        claim = service.repository.claim(
+            owner="gone@elsewhere:1:x", lease_seconds=0.1, job_id=status.job_id
+        )
+        assert claim is not None
+        job = service.repository.get_job(status.job_id)
+        assert job is not None
+        assert service.model_registry_client is not None
+        run = RegistryRun(service.model_registry_client, status.job_id, claim.attempt)
+        run.begin(job, request)
+        assert service.repository.advance(
+            status.job_id,
+            claim.attempt,
+            stage=JobStage.FETCHING_DATA,
+            progress=2.0,
+            fields={"registry_info": run.info()},
+        )
+        assert run.run_id is not None
+        time.sleep(0.2)  # the lease runs out
+
+        service.start()  # the executor reaps at start-up, then runs the requeued job
+        wait_for_run_status(mlflow_store, run.run_id, "KILLED", timeout=120)
+        deadline = time.monotonic() + 120
+        while (done := service.jobs.get_status(status.job_id, tenant="")).status != "completed":
+            assert time.monotonic() < deadline, done
+            assert done.status in ("pending", "running"), done
+            time.sleep(0.1)
+        assert done.attempt == 2
+        assert done.registry is not None
+        assert done.registry.run_id != run.run_id
+        assert mlflow_store.client().get_run(done.registry.run_id).info.status == "FINISHED"
+    finally:
+        service.close()

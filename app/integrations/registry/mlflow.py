@@ -151,12 +151,16 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         self._call("create the tracking store", create)
 
     def mlflow(self) -> Any:
-        """The ``MlflowClient`` of this process (made on first use)."""
+        """The ``MlflowClient`` of this process (made on first use). Making it opens the
+        store, which fails like any other registry call: as a ``ModelRegistryError``."""
         with self._lock:
             if self._client is None:
                 from mlflow.tracking import MlflowClient
 
-                self._client = MlflowClient(tracking_uri=self.tracking_uri)
+                self._client = self._call(
+                    "open the tracking store",
+                    lambda: MlflowClient(tracking_uri=self.tracking_uri),
+                )
             return self._client
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
