@@ -24,6 +24,8 @@ from sklearn.preprocessing import (
 from app.trainer.errors import DataError
 
 Scaler = Literal["auto", "standard", "minmax", "robust", "none"]
+# The ColumnTransformer's name for category codes a boosting library handles natively.
+NATIVE_CATEGORICAL = "native_categorical"
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,9 @@ class PreprocessingSpec:
     numeric_imputation: Literal["mean", "median", "most_frequent"] = "median"
     scaler: Scaler = "auto"
     categorical_imputation: Literal["most_frequent", "constant"] = "most_frequent"
-    encoder: Literal["onehot", "ordinal"] = "onehot"
+    # auto: the library's native categorical handling for XGBoost and LightGBM (category
+    # codes, missing and unknown values left missing), one-hot for every other estimator.
+    encoder: Literal["auto", "onehot", "ordinal"] = "auto"
     max_categories: int | None = None
 
 
@@ -152,7 +156,11 @@ def _scaler(spec: PreprocessingSpec, needs_scaling: bool) -> Any:
 
 
 def build_preprocessor(
-    frame: pd.DataFrame, spec: PreprocessingSpec, *, needs_scaling: bool
+    frame: pd.DataFrame,
+    spec: PreprocessingSpec,
+    *,
+    needs_scaling: bool,
+    native_categorical: bool = False,
 ) -> ColumnTransformer | None:
     """A ColumnTransformer for the feature frame, or None when preprocessing is off."""
     if not spec.enabled:
@@ -188,9 +196,18 @@ def build_preprocessor(
             ]
         )
         transformers.append(("datetime", dates, kinds.datetime))
-    if kinds.categorical:
+    if kinds.categorical and native_categorical and spec.encoder == "auto":
+        codes = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            max_categories=spec.max_categories,
+        )
+        native = Pipeline([("as_text", CategoricalAsText()), ("encode", codes)])
+        transformers.append((NATIVE_CATEGORICAL, native, kinds.categorical))
+    elif kinds.categorical:
         encoder: Any
-        if spec.encoder == "onehot":
+        if spec.encoder in ("auto", "onehot"):
             encoder = OneHotEncoder(
                 handle_unknown="ignore", sparse_output=False, max_categories=spec.max_categories
             )
