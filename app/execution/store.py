@@ -251,6 +251,7 @@ class JobStore:
             "message": message,
             "updated_at": now,
             "completed_at": now,
+            "eta_seconds": None,
             "lease_owner": None,
             "lease_expires_at": None,
             **(fields or {}),
