@@ -228,9 +228,9 @@ class PreprocessingConfig(_Strict):
     )
     encoder: Literal["auto", "onehot", "ordinal"] = Field(
         default="auto",
-        description="auto: native categorical handling for XGBoost and LightGBM (CatBoost gets "
-        "the category codes), one-hot for the others. Unknown categories are ignored "
-        "(one-hot), -1 (ordinal) or missing (auto, for boosting).",
+        description="auto: native categorical handling for XGBoost, LightGBM and CatBoost, "
+        "one-hot for the others. Unknown categories are ignored (one-hot), -1 (ordinal) or "
+        "left to the library (auto, for boosting).",
     )
     max_categories: int | None = Field(
         default=None, ge=2, le=10_000, description="Rarer categories are grouped together."

@@ -16,12 +16,18 @@ from app.trainer.algorithms import CLASSIFICATION, REGRESSION, build_estimator, 
 from app.trainer.errors import DataError, SpecError
 from app.trainer.evaluation import evaluate
 from app.trainer.fitting import fit_pipeline
-from app.trainer.preprocessing import PreprocessingSpec, build_preprocessor
+from app.trainer.preprocessing import NativeCategorical, PreprocessingSpec, build_preprocessor
 
 # (stage, fraction of that stage done in [0, 1], message or None)
 ProgressCallback = Callable[[str, float, str | None], None]
 
 MIN_ROWS = 5
+# How each boosting library takes category columns natively (see build_preprocessor).
+NATIVE_CATEGORICAL_MODE: dict[str, NativeCategorical] = {
+    "xgboost": "codes",
+    "lightgbm": "codes",
+    "catboost": "text",
+}
 
 
 def _no_progress(stage: str, fraction: float, message: str | None) -> None:
@@ -168,7 +174,7 @@ def train(
         X_train,
         spec.preprocessing,
         needs_scaling=info.needs_scaling,
-        native_categorical=info.library is not None,
+        native_categorical=NATIVE_CATEGORICAL_MODE.get(info.library or ""),
     )
     steps: list[tuple[str, Any]] = []
     if preprocessor is not None:

@@ -185,7 +185,7 @@ def _fit_boosting(
         return _fit_xgboost(model, X, y, X_stop, y_stop, categorical, report)
     if library == "lightgbm":
         return _fit_lightgbm(model, X, y, X_stop, y_stop, categorical, report)
-    return _fit_catboost(model, X, y, X_stop, y_stop, report)
+    return _fit_catboost(model, X, y, X_stop, y_stop, categorical, report)
 
 
 def _fit_xgboost(
@@ -251,7 +251,13 @@ def _fit_lightgbm(
 
 
 def _fit_catboost(
-    model: Any, X: Any, y: Any, X_stop: Any, y_stop: Any, report: FitReport
+    model: Any,
+    X: Any,
+    y: Any,
+    X_stop: Any,
+    y_stop: Any,
+    categorical: list[int],
+    report: FitReport,
 ) -> dict[str, float]:
     params = model.get_params()
     total = params.get("iterations") or params.get("n_estimators") or 1000
@@ -263,7 +269,7 @@ def _fit_catboost(
             return True
 
     evals = (X_stop, y_stop) if y_stop is not None else None
-    model.fit(X, y, eval_set=evals, callbacks=[Callback()])
+    model.fit(X, y, eval_set=evals, callbacks=[Callback()], cat_features=categorical or None)
     if y_stop is None:
         return {}
     return {"best_iteration": float(model.get_best_iteration() + 1)}

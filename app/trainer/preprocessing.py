@@ -24,8 +24,9 @@ from sklearn.preprocessing import (
 from app.trainer.errors import DataError
 
 Scaler = Literal["auto", "standard", "minmax", "robust", "none"]
-# The ColumnTransformer's name for category codes a boosting library handles natively.
+# The ColumnTransformer's name for category columns a boosting library handles natively.
 NATIVE_CATEGORICAL = "native_categorical"
+NativeCategorical = Literal["codes", "text"]
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class PreprocessingSpec:
     numeric_imputation: Literal["mean", "median", "most_frequent"] = "median"
     scaler: Scaler = "auto"
     categorical_imputation: Literal["most_frequent", "constant"] = "most_frequent"
-    # auto: the library's native categorical handling for XGBoost and LightGBM (category
-    # codes, missing and unknown values left missing), one-hot for every other estimator.
+    # auto: the library's native categorical handling for XGBoost, LightGBM and CatBoost,
+    # one-hot for every other estimator.
     encoder: Literal["auto", "onehot", "ordinal"] = "auto"
     max_categories: int | None = None
 
@@ -160,9 +161,15 @@ def build_preprocessor(
     spec: PreprocessingSpec,
     *,
     needs_scaling: bool,
-    native_categorical: bool = False,
+    native_categorical: NativeCategorical | None = None,
 ) -> ColumnTransformer | None:
-    """A ColumnTransformer for the feature frame, or None when preprocessing is off."""
+    """A ColumnTransformer for the feature frame, or None when preprocessing is off.
+
+    ``native_categorical`` (with ``encoder="auto"``) keeps one column per category column for
+    a library that handles categories itself: ``codes`` (XGBoost, LightGBM: integer codes,
+    missing and unseen values missing) or ``text`` (CatBoost: the values as text, missing as
+    its own category; unseen ones CatBoost handles).
+    """
     if not spec.enabled:
         non_numeric = [
             c
@@ -196,7 +203,11 @@ def build_preprocessor(
             ]
         )
         transformers.append(("datetime", dates, kinds.datetime))
-    if kinds.categorical and native_categorical and spec.encoder == "auto":
+    if kinds.categorical and native_categorical == "text" and spec.encoder == "auto":
+        text = SimpleImputer(strategy="constant", fill_value="__missing__")
+        native = Pipeline([("as_text", CategoricalAsText()), ("impute", text)])
+        transformers.append((NATIVE_CATEGORICAL, native, kinds.categorical))
+    elif kinds.categorical and native_categorical == "codes" and spec.encoder == "auto":
         codes = OrdinalEncoder(
             handle_unknown="use_encoded_value",
             unknown_value=np.nan,

@@ -150,7 +150,7 @@ def test_each_trains_on_mixed_csv_as_well_as_hist_gradient_boosting_and_reloads_
         assert np.allclose(loaded.predict_proba(rows), result.pipeline.predict_proba(rows))
 
 
-@pytest.mark.parametrize("algorithm", ["XGBClassifier", "LGBMClassifier"])
+@pytest.mark.parametrize("algorithm", ["XGBClassifier", "LGBMClassifier", "CatBoostClassifier"])
 def test_native_categorical_handling_keeps_one_column_per_category_column(
     algorithm: str, frame: pd.DataFrame
 ) -> None:
@@ -158,6 +158,13 @@ def test_native_categorical_handling_keeps_one_column_per_category_column(
     preprocess = result.pipeline.named_steps["preprocess"]
     assert preprocess.output_indices_["native_categorical"] == slice(2, 4)  # colour, city
     assert len(preprocess.get_feature_names_out()) == len(FEATURES)
+    model = result.pipeline.named_steps["model"]
+    if algorithm == "CatBoostClassifier":
+        assert model.get_cat_feature_indices() == [2, 3]
+    elif algorithm == "LGBMClassifier":
+        assert "[categorical_feature: 2,3]" in model.booster_.model_to_string()
+    else:
+        assert model.get_params()["feature_types"] == ["q", "q", "c", "c"]
 
 
 @pytest.mark.parametrize(
@@ -185,8 +192,9 @@ def test_early_stopping_stops_before_the_cap_and_never_sees_the_holdout(
     assert result.metrics["best_iteration"] < 2000
     assert result.rows["early_stopping_rows"] == round(0.1 * result.rows["train_rows"])
     preprocess = result.pipeline.named_steps["preprocess"]
-    categories = preprocess.named_transformers_["native_categorical"]["encode"].categories_[0]
-    assert not any(str(c).startswith("holdout-") for c in categories)
+    native = preprocess.named_transformers_["native_categorical"]
+    fitted = native["encode"].categories_[0] if "encode" in native.named_steps else []
+    assert not any(str(c).startswith("holdout-") for c in fitted)
     assert any("early stopping watched" in note for note in result.notes)
 
 
