@@ -267,9 +267,8 @@ def _probe_once(name: str, parameters: dict[str, Any], classes: int) -> str | No
     capped = dict(parameters)
     capped.pop("early_stopping_rounds", None)
     capped["n_jobs"] = 1
-    aliases = [
-        k for k in ("n_estimators", "iterations", "num_boost_round", "num_trees") if k in capped
-    ]
+    names: tuple[str, ...] = ("n_estimators", "iterations", "num_boost_round", "num_trees")
+    aliases = [k for k in names if k in capped]
     for key in aliases or [ITERATION_PARAMETER.get(library, "iterations")]:
         capped[key] = 2
     X, y = _probe_rows(task, classes=classes)
