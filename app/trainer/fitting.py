@@ -7,11 +7,18 @@
 - XGBoost, LightGBM and CatBoost report each boosting round through their callbacks, and
   stop early on an inner validation split carved from the rows given here (the training
   split: never the holdout) when ``early_stopping_rounds`` is set.
+- Iterative estimators that print each iteration when verbose (``MLP*`` with the ``sgd`` or
+  ``adam`` solver, ``SGD*``, ``Perceptron``, ``PassiveAggressive*``) report the iteration
+  they print, out of ``max_iter`` (an upper bound: they stop when they converge). Their
+  output is read while they fit, not shown.
 - Any other estimator cannot report inside its fit; the message says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,9 +54,35 @@ def _quiet(fraction: float, message: str | None) -> None:
     return None
 
 
+_MLP_LINE = re.compile(r"^Iteration (\d+), loss")
+_EPOCH_LINE = re.compile(r"^-- Epoch (\d+)")
+_ITERATION_LINES = {
+    "MLPClassifier": _MLP_LINE,
+    "MLPRegressor": _MLP_LINE,
+    "SGDClassifier": _EPOCH_LINE,
+    "SGDRegressor": _EPOCH_LINE,
+    "SGDOneClassSVM": _EPOCH_LINE,
+    "Perceptron": _EPOCH_LINE,
+    "PassiveAggressiveClassifier": _EPOCH_LINE,
+    "PassiveAggressiveRegressor": _EPOCH_LINE,
+}
+
+
+def _prints_iterations(model: Any) -> bool:
+    name = type(model).__name__
+    if name.startswith("MLP") and model.get_params().get("solver") == "lbfgs":
+        return False  # SciPy's optimiser prints nothing per iteration here
+    return name in _ITERATION_LINES
+
+
 def reports_inside_fit(model: Any) -> bool:
     name = type(model).__name__
-    return name in _FORESTS or name.startswith("GradientBoosting") or _library(model) is not None
+    return (
+        name in _FORESTS
+        or name.startswith("GradientBoosting")
+        or _library(model) is not None
+        or _prints_iterations(model)
+    )
 
 
 def _library(model: Any) -> str | None:
@@ -68,7 +101,7 @@ def fit_pipeline(
     """Fit ``pipeline`` (preprocessing steps, then the model) on ``X``, ``y``."""
     model = pipeline.steps[-1][1]
     name = type(model).__name__
-    if not reports_inside_fit(model):
+    if not reports_inside_fit(model) or (report is _quiet and _prints_iterations(model)):
         report(0.0, f"{name} cannot report progress inside its fit; it reports once at the end")
         pipeline.fit(X, y)
         return FitInfo({}, [])
@@ -87,6 +120,9 @@ def fit_pipeline(
     library = _library(model)
     if name in _FORESTS:
         _fit_forest(model, Xt, y_fit, report)
+        return FitInfo({}, [])
+    if _prints_iterations(model):
+        _fit_printing_iterations(model, Xt, y_fit, report)
         return FitInfo({}, [])
     if library is None:
         _fit_gradient_boosting(model, Xt, y_fit, report)
@@ -156,6 +192,46 @@ def _fit_gradient_boosting(model: Any, X: Any, y: Any, report: FitReport) -> Non
         return False
 
     model.fit(X, y, monitor=monitor)
+
+
+class _IterationLines(io.TextIOBase):
+    """A stdout that reads the iteration numbers an estimator prints (and shows nothing)."""
+
+    def __init__(self, pattern: re.Pattern[str], total: int, report: FitReport) -> None:
+        self.pattern = pattern
+        self.total = max(1, total)
+        self.report = report
+        self.pending = ""
+        self.highest = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            match = self.pattern.match(line.strip())
+            if match and int(match[1]) > self.highest:  # one-vs-rest repeats the epochs
+                self.highest = int(match[1])
+                self.report(
+                    min(1.0, self.highest / self.total),
+                    f"iteration {self.highest} of at most {self.total}",
+                )
+        return len(text)
+
+
+def _fit_printing_iterations(model: Any, X: Any, y: Any, report: FitReport) -> None:
+    name = type(model).__name__
+    lines = _IterationLines(_ITERATION_LINES[name], int(model.max_iter), report)
+    verbose = model.get_params()["verbose"]
+    model.set_params(verbose=1)
+    try:
+        # The training process fits one model at a time, so borrowing stdout is safe here.
+        with contextlib.redirect_stdout(lines):
+            model.fit(X, y)
+    finally:
+        model.set_params(verbose=verbose)
 
 
 class _Rounds:

@@ -109,6 +109,28 @@ def test_boosting_reports_rounds_inside_the_fit(algorithm: str, parameters: dict
     assert any(m and "of 40" in m for _, _, m in seen)
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "parameters"),
+    [
+        ("MLPClassifier", {"max_iter": 30, "hidden_layer_sizes": [8]}),
+        ("SGDClassifier", {"max_iter": 30, "tol": None}),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_iterative_estimators_report_the_iterations_they_print(
+    algorithm: str, parameters: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen, progress = recorder()
+    spec = TrainingSpec(algorithm=algorithm, target_column="y", parameters=parameters)
+    result = train(spec, classification_frame(), progress)  # type: ignore[arg-type]
+    fractions = training(seen)
+    assert len(set(fractions)) >= 10
+    assert fractions == sorted(fractions)
+    assert any(m == "iteration 30 of at most 30" for _, _, m in seen)
+    assert result.pipeline.named_steps["model"].get_params()["verbose"] in (0, False)
+    assert "Epoch" not in capsys.readouterr().out  # read, not shown
+
+
 def test_an_estimator_that_cannot_report_says_so() -> None:
     seen, progress = recorder()
     spec = TrainingSpec(algorithm="LogisticRegression", target_column="y")
