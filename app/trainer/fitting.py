@@ -101,7 +101,10 @@ def fit_pipeline(
     """Fit ``pipeline`` (preprocessing steps, then the model) on ``X``, ``y``."""
     model = pipeline.steps[-1][1]
     name = type(model).__name__
-    if not reports_inside_fit(model) or (report is _quiet and _prints_iterations(model)):
+    if report is _quiet and _library(model) is None:
+        pipeline.fit(X, y)  # nobody listens (a search's fold): no chunks, no hooks
+        return FitInfo({}, [])
+    if not reports_inside_fit(model):
         report(0.0, f"{name} cannot report progress inside its fit; it reports once at the end")
         pipeline.fit(X, y)
         return FitInfo({}, [])
