@@ -84,10 +84,17 @@ def model_requirements(model: Any) -> list[str]:
     """Pinned pip requirements of the boosting library a pipeline uses (for MLflow)."""
     from importlib import metadata
 
+    from app.trainer.boosting import library_of
+
     steps = getattr(model, "steps", [("model", model)])
-    root = type(steps[-1][1]).__module__.split(".", 1)[0]
-    distributions = {"xgboost": ("xgboost-cpu", "xgboost"), "lightgbm": ("lightgbm",)}
-    for distribution in {**distributions, "catboost": ("catboost",)}.get(root, ()):
+    # By the class's ancestry: Trainyard's XGBoost classifier lives in app.trainer.xgb.
+    library = library_of(type(steps[-1][1])) or ""
+    distributions = {
+        "xgboost": ("xgboost-cpu", "xgboost"),
+        "lightgbm": ("lightgbm",),
+        "catboost": ("catboost",),
+    }
+    for distribution in distributions.get(library, ()):
         try:
             return [f"{distribution}=={metadata.version(distribution)}"]
         except metadata.PackageNotFoundError:

@@ -52,7 +52,7 @@ def test_a_boosting_job_is_registered_with_its_library_pinned_and_loads_from_mlf
 
     uri = done["registry"]["model_uri"]
     requirements = mlflow.artifacts.download_artifacts(f"{uri}/requirements.txt")
-    library = {"XGB": "xgboost", "LGBM": "lightgbm", "CatB": "catboost"}[algorithm[:4]]
+    library = {"XGB": "xgboost", "LGB": "lightgbm", "Cat": "catboost"}[algorithm[:3]]
     assert library in Path(requirements).read_text()
     loaded = mlflow.sklearn.load_model(uri)  # skops, with the reviewed types only
 
