@@ -89,6 +89,7 @@ _CANCELLING = {
     "stage": "tuning",
     "message": "cancellation requested",
     "progress": 41.5,
+    "eta_seconds": 12.4,
     "started_at": "2026-11-27T07:30:00.180000Z",
     "attempt": 1,
 }

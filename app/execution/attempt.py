@@ -36,6 +36,7 @@ from app.trainer import DataError, SpecError, train
 from app.trainer.algorithms import registry
 from app.trainer.artifacts import MODEL_FILE, write_artifacts
 from app.trainer.errors import TrainingError
+from app.trainer.progress import EtaMeter
 
 logger = logging.getLogger(__name__)
 
@@ -160,12 +161,14 @@ class AttemptRunner:
         self.log_trials = False
         self._last_write = 0.0
         self.registry_run: RegistryRun | None = None
+        self.eta = EtaMeter()
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
         new = stage is not self.stage
         logger.info("stage %s%s", stage.value, f": {message}" if message else "")
         self.stage = stage
-        self._write(stage, STAGE_PROGRESS[stage], message, new_stage=new, fields=fields or None)
+        fields = {**fields, "eta_seconds": None}
+        self._write(stage, STAGE_PROGRESS[stage], message, new_stage=new, fields=fields)
 
     def _write(
         self,
@@ -193,6 +196,7 @@ class AttemptRunner:
         stage = JobStage(stage_name)
         low, high = _STAGE_SPAN.get(stage, (STAGE_PROGRESS[stage], STAGE_PROGRESS[stage]))
         progress = low + (high - low) * max(0.0, min(1.0, fraction))
+        eta = self.eta.update(stage.value, fraction)
         new = stage is not self.stage
         throttled = time.monotonic() - self._last_write < PROGRESS_WRITE_INTERVAL
         if not new and throttled and fraction < 1.0 and message is None:
@@ -200,7 +204,7 @@ class AttemptRunner:
         if new:
             logger.info("stage %s%s", stage.value, f": {message}" if message else "")
         self.stage = stage
-        self._write(stage, progress, message, new_stage=new)
+        self._write(stage, progress, message, new_stage=new, fields={"eta_seconds": eta})
 
     def on_trial(self, trial: dict[str, Any]) -> None:
         clean = {**trial, "params": jsonable(trial["params"])}

@@ -77,6 +77,7 @@ class TrainingJob(Base):
     stage: Mapped[str] = mapped_column(String(32), default="queued")
     message: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
+    eta_seconds: Mapped[float | None] = mapped_column(Float)
 
     metrics: Mapped[dict[str, float] | None] = mapped_column(JSON)
     best_hyperparameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)

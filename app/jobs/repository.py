@@ -456,6 +456,7 @@ class JobRepository:
             "status": status.value,
             "message": message,
             "completed_at": utcnow(),
+            "eta_seconds": None,
             "lease_owner": None,
             "lease_expires_at": None,
             **(fields or {}),

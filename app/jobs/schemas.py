@@ -160,8 +160,11 @@ class PreprocessingConfig(StrictModel):
     categorical_imputation: Literal["most_frequent", "constant"] = Field(
         default="most_frequent", description="`constant` makes missing a category of its own."
     )
-    encoder: Literal["onehot", "ordinal"] = Field(
-        default="onehot", description="Unknown categories are ignored (one-hot) or -1 (ordinal)."
+    encoder: Literal["auto", "onehot", "ordinal"] = Field(
+        default="auto",
+        description="auto: native categorical handling for XGBoost, LightGBM and CatBoost, "
+        "one-hot for the others. Unknown categories are ignored (one-hot), -1 (ordinal) or "
+        "left to the library (auto, for boosting).",
     )
     max_categories: int | None = Field(
         default=None, ge=2, le=10_000, description="Rarer categories are grouped together."
@@ -244,6 +247,12 @@ class TrainingJobStatusResponse(BaseModel):
     stage: JobStage
     message: str | None = None
     progress: float = Field(ge=0, le=100)
+    eta_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds left in the current fit or search, from the rate measured so far; "
+        "null when no rate is known (an estimator that cannot report inside its fit).",
+    )
     metrics: dict[str, float] | None = None
     best_hyperparameters: dict[str, Any] | None = None
     artifacts_location: str | None = None

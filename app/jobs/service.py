@@ -67,6 +67,7 @@ def to_status(job: TrainingJob) -> TrainingJobStatusResponse:
         stage=JobStage(job.stage),
         message=job.message,
         progress=job.progress,
+        eta_seconds=job.eta_seconds,
         metrics=job.metrics,
         best_hyperparameters=job.best_hyperparameters,
         artifacts_location=job.artifacts_location,

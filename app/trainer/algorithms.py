@@ -19,6 +19,7 @@ from typing import Any
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 from sklearn.utils import all_estimators
 
+from app.trainer import boosting
 from app.trainer.errors import SpecError
 
 # Need more than one target column, or exactly one feature: cannot serve a tabular job.
@@ -40,7 +41,15 @@ _UNSUITABLE = frozenset(
     }
 )
 # Models that are insensitive to feature scale; everything else gets standardised inputs.
-_SCALE_FREE_MODULES = ("sklearn.tree", "sklearn.ensemble", "sklearn.naive_bayes", "sklearn.dummy")
+_SCALE_FREE_MODULES = (
+    "sklearn.tree",
+    "sklearn.ensemble",
+    "sklearn.naive_bayes",
+    "sklearn.dummy",
+    "xgboost.",
+    "lightgbm.",
+    "catboost.",
+)
 _CONSTRAINT_ERROR = re.compile(r"The '(?P<param>[^']+)' parameter")
 
 CLASSIFICATION = "classification"
@@ -57,6 +66,11 @@ class AlgorithmInfo:
     @property
     def module(self) -> str:
         return self.estimator_class.__module__
+
+    @property
+    def library(self) -> str | None:
+        """``xgboost``, ``lightgbm`` or ``catboost`` for a boosting library's estimator."""
+        return boosting.library_of(self.estimator_class)
 
     @property
     def needs_scaling(self) -> bool:
@@ -123,6 +137,9 @@ def _build_registry() -> dict[str, AlgorithmInfo]:
         if task is None:
             continue
         found[name] = AlgorithmInfo(name, task, cls, estimator.get_params(deep=False))
+    for name, (boosting_class, task) in boosting.available().items():
+        defaults = boosting.parameters_of(name).defaults
+        found[name] = AlgorithmInfo(name, task, boosting_class, dict(defaults))
     return dict(sorted(found.items()))
 
 
@@ -162,7 +179,9 @@ def build_estimator(
 ) -> BaseEstimator:
     """Instantiate the estimator and run scikit-learn's own parameter validation on it."""
     for name, value in parameters.items():
-        suspicious = _import_path(value)
+        # The boosting libraries hand their values to C++ (XGBoost objectives are spelled
+        # like import paths: ``binary:logistic``), never to an import.
+        suspicious = _import_path(value) if info.library is None else None
         if suspicious is not None:
             raise SpecError(
                 f"{field}.{name}",
@@ -174,6 +193,10 @@ def build_estimator(
         close = difflib.get_close_matches(name, list(info.defaults), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise SpecError(f"{field}.{name}", f"{info.name} has no parameter {name!r}{hint}")
+    if info.library is not None:
+        boosting.check_types(info.name, parameters, field)
+        boosting.check_values(info.name, parameters, field)
+        return boosting.construct(info.name, parameters)
     estimator = info.estimator_class(**parameters)
     try:
         estimator._validate_params()

@@ -19,6 +19,26 @@ LINEAGE_FILE = "lineage.json"
 # preprocessing transformers of this package. Anything else in a file is refused.
 TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "app.trainer.")
 TRUSTED_BUILTINS = frozenset({"builtins.slice", "builtins.type", "builtins.object"})
+# The boosting libraries' types, each reviewed, by exact name (not by module: a module
+# prefix would trust every class of the library). skops rebuilds each with ``__new__`` and
+# ``__setstate__``; the state is data: the estimator's parameters and fitted attributes,
+# and the booster as the library's own model bytes (XGBoost's UBJSON, LightGBM's model
+# text, CatBoost's cbm), which each library parses in C++ -- no pickle anywhere.
+TRUSTED_BOOSTING_TYPES = frozenset(
+    {
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "catboost.core.CatBoostClassifier",
+        "catboost.core.CatBoostRegressor",
+        # LightGBM keeps its evaluation results and parameters in ordered dicts.
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    }
+)
 
 
 class UntrustedModelError(ValueError):
@@ -37,7 +57,49 @@ def library_versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "pandas": pandas.__version__,
         "skops": skops.__version__,
+        **boosting_versions(),
     }
+
+
+def boosting_versions() -> dict[str, str]:
+    """Versions of the boosting libraries that are installed."""
+    from importlib import metadata
+
+    found = {}
+    for module, distributions in (
+        ("xgboost", ("xgboost-cpu", "xgboost")),
+        ("lightgbm", ("lightgbm",)),
+        ("catboost", ("catboost",)),
+    ):
+        for distribution in distributions:
+            try:
+                found[module] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def model_requirements(model: Any) -> list[str]:
+    """Pinned pip requirements of the boosting library a pipeline uses (for MLflow)."""
+    from importlib import metadata
+
+    from app.trainer.boosting import library_of
+
+    steps = getattr(model, "steps", [("model", model)])
+    # By the class's ancestry: Trainyard's XGBoost classifier lives in app.trainer.xgb.
+    library = library_of(type(steps[-1][1])) or ""
+    distributions = {
+        "xgboost": ("xgboost-cpu", "xgboost"),
+        "lightgbm": ("lightgbm",),
+        "catboost": ("catboost",),
+    }
+    for distribution in distributions.get(library, ()):
+        try:
+            return [f"{distribution}=={metadata.version(distribution)}"]
+        except metadata.PackageNotFoundError:
+            continue
+    return []
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -71,7 +133,13 @@ def write_artifacts(
 
 def _reviewed(needed: list[str], what: str) -> list[str]:
     refused = [
-        t for t in needed if not (t.startswith(TRUSTED_MODULE_PREFIXES) or t in TRUSTED_BUILTINS)
+        t
+        for t in needed
+        if not (
+            t.startswith(TRUSTED_MODULE_PREFIXES)
+            or t in TRUSTED_BUILTINS
+            or t in TRUSTED_BOOSTING_TYPES
+        )
     ]
     if refused:
         raise UntrustedModelError(f"{what} holds untrusted types: {', '.join(refused)}")

@@ -96,7 +96,25 @@ def describe_constraint(constraint: Any) -> dict[str, Any] | None:
     return {"type": kind, "description": str(constraint)}
 
 
+def _describe_boosting(info: AlgorithmInfo) -> list[dict[str, Any]]:
+    """Types from the library's annotations (or, for CatBoost, its resolved values)."""
+    from app.trainer.boosting import parameters_of
+
+    types = parameters_of(info.name).types
+    return [
+        {
+            "name": name,
+            "default": json_safe(default),
+            "types": sorted(types.get(name, ("any",))),
+            "constraints": [f"checked by {framework_of(info)} itself"],
+        }
+        for name, default in info.defaults.items()
+    ]
+
+
 def describe_parameters(info: AlgorithmInfo) -> list[dict[str, Any]]:
+    if info.library is not None:
+        return _describe_boosting(info)
     raw: dict[str, list[Any]] = getattr(info.estimator_class, "_parameter_constraints", {})
     parameters = []
     for name, default in info.defaults.items():

@@ -15,12 +15,19 @@ from sklearn.pipeline import Pipeline
 from app.trainer.algorithms import CLASSIFICATION, REGRESSION, build_estimator, get_algorithm
 from app.trainer.errors import DataError, SpecError
 from app.trainer.evaluation import evaluate
-from app.trainer.preprocessing import PreprocessingSpec, build_preprocessor
+from app.trainer.fitting import fit_pipeline
+from app.trainer.preprocessing import NativeCategorical, PreprocessingSpec, build_preprocessor
 
 # (stage, fraction of that stage done in [0, 1], message or None)
 ProgressCallback = Callable[[str, float, str | None], None]
 
 MIN_ROWS = 5
+# How each boosting library takes category columns natively (see build_preprocessor).
+NATIVE_CATEGORICAL_MODE: dict[str, NativeCategorical] = {
+    "xgboost": "codes",
+    "lightgbm": "codes",
+    "catboost": "text",
+}
 
 
 def _no_progress(stage: str, fraction: float, message: str | None) -> None:
@@ -163,7 +170,12 @@ def train(
 
     info = get_algorithm(spec.algorithm)
     estimator = make_estimator(spec)
-    preprocessor = build_preprocessor(X_train, spec.preprocessing, needs_scaling=info.needs_scaling)
+    preprocessor = build_preprocessor(
+        X_train,
+        spec.preprocessing,
+        needs_scaling=info.needs_scaling,
+        native_categorical=NATIVE_CATEGORICAL_MODE.get(info.library or ""),
+    )
     steps: list[tuple[str, Any]] = []
     if preprocessor is not None:
         steps.append(("preprocess", preprocessor))
@@ -174,6 +186,7 @@ def train(
     best: dict[str, Any] | None = None
     trials: list[dict[str, Any]] = []
     extra_metrics: dict[str, float] = {}
+    inner_rows = 0
     started = time.perf_counter()
     if spec.tuning:
         from app.trainer.tuning import run_search
@@ -182,11 +195,21 @@ def train(
         outcome = run_search(pipeline, spec, task, X_train, y_train, progress, on_trial)
         pipeline, best, trials = outcome.pipeline, outcome.best_params, outcome.trials
         extra_metrics["cv_best_score"] = outcome.best_score
+        extra_metrics.update(outcome.fit_metrics)
         notes.extend(outcome.notes)
         progress("tuning", 1.0, f"best of {len(trials)} trials: {best}")
     else:
         progress("training", 0.0, f"fitting {spec.algorithm} on {len(X_train)} rows")
-        pipeline.fit(X_train, y_train)
+
+        def report(fraction: float, message: str | None) -> None:
+            progress("training", fraction, message)
+
+        fitted = fit_pipeline(
+            pipeline, X_train, y_train, task=task, seed=spec.random_state, report=report
+        )
+        extra_metrics.update(fitted.metrics)
+        notes.extend(fitted.notes)
+        inner_rows = fitted.inner_validation_rows
         progress("training", 1.0, None)
     fit_seconds = time.perf_counter() - started
 
@@ -211,6 +234,7 @@ def train(
             "train_rows": int(len(X_train)),
             "validation_rows": int(len(X_val)),
             "dropped_missing_target": dropped,
+            "early_stopping_rows": inner_rows,
         },
         best_hyperparameters=best,
         trials=trials,

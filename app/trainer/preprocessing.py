@@ -24,6 +24,9 @@ from sklearn.preprocessing import (
 from app.trainer.errors import DataError
 
 Scaler = Literal["auto", "standard", "minmax", "robust", "none"]
+# The ColumnTransformer's name for category columns a boosting library handles natively.
+NATIVE_CATEGORICAL = "native_categorical"
+NativeCategorical = Literal["codes", "text"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,9 @@ class PreprocessingSpec:
     numeric_imputation: Literal["mean", "median", "most_frequent"] = "median"
     scaler: Scaler = "auto"
     categorical_imputation: Literal["most_frequent", "constant"] = "most_frequent"
-    encoder: Literal["onehot", "ordinal"] = "onehot"
+    # auto: the library's native categorical handling for XGBoost, LightGBM and CatBoost,
+    # one-hot for every other estimator.
+    encoder: Literal["auto", "onehot", "ordinal"] = "auto"
     max_categories: int | None = None
 
 
@@ -152,9 +157,19 @@ def _scaler(spec: PreprocessingSpec, needs_scaling: bool) -> Any:
 
 
 def build_preprocessor(
-    frame: pd.DataFrame, spec: PreprocessingSpec, *, needs_scaling: bool
+    frame: pd.DataFrame,
+    spec: PreprocessingSpec,
+    *,
+    needs_scaling: bool,
+    native_categorical: NativeCategorical | None = None,
 ) -> ColumnTransformer | None:
-    """A ColumnTransformer for the feature frame, or None when preprocessing is off."""
+    """A ColumnTransformer for the feature frame, or None when preprocessing is off.
+
+    ``native_categorical`` (with ``encoder="auto"``) keeps one column per category column for
+    a library that handles categories itself: ``codes`` (XGBoost, LightGBM: integer codes,
+    missing and unseen values missing) or ``text`` (CatBoost: the values as text, missing as
+    its own category; unseen ones CatBoost handles).
+    """
     if not spec.enabled:
         non_numeric = [
             c
@@ -188,9 +203,22 @@ def build_preprocessor(
             ]
         )
         transformers.append(("datetime", dates, kinds.datetime))
-    if kinds.categorical:
+    if kinds.categorical and native_categorical == "text" and spec.encoder == "auto":
+        text = SimpleImputer(strategy="constant", fill_value="__missing__")
+        native = Pipeline([("as_text", CategoricalAsText()), ("impute", text)])
+        transformers.append((NATIVE_CATEGORICAL, native, kinds.categorical))
+    elif kinds.categorical and native_categorical == "codes" and spec.encoder == "auto":
+        codes = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=np.nan,
+            encoded_missing_value=np.nan,
+            max_categories=spec.max_categories,
+        )
+        native = Pipeline([("as_text", CategoricalAsText()), ("encode", codes)])
+        transformers.append((NATIVE_CATEGORICAL, native, kinds.categorical))
+    elif kinds.categorical:
         encoder: Any
-        if spec.encoder == "onehot":
+        if spec.encoder in ("auto", "onehot"):
             encoder = OneHotEncoder(
                 handle_unknown="ignore", sparse_output=False, max_categories=spec.max_categories
             )

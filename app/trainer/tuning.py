@@ -24,6 +24,7 @@ from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold
 
 from app.trainer.algorithms import CLASSIFICATION, AlgorithmInfo, build_estimator
 from app.trainer.errors import SpecError, TrainingError
+from app.trainer.fitting import fit_pipeline
 
 TrialCallback = Callable[[dict[str, Any]], None]
 FIELD = "hyperparameter_tuning_config"
@@ -38,6 +39,7 @@ class SearchOutcome:
     best_score: float
     trials: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    fit_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _now() -> str:
@@ -147,8 +149,11 @@ def _evaluate(
     scoring: str,
     number: int,
     *,
+    task: str,
+    seed: int,
     resource: int | None = None,
     report: Callable[[float, int], bool] | None = None,
+    on_fold: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Cross-validate one candidate; never raises (a failure is a failed trial)."""
     started, clock = _now(), time.perf_counter()
@@ -160,8 +165,10 @@ def _evaluate(
             model = clone(pipeline).set_params(**_prefixed(params))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model.fit(X.iloc[train_index], y.iloc[train_index])
+                fit_pipeline(model, X.iloc[train_index], y.iloc[train_index], task=task, seed=seed)
                 scores.append(float(scorer(model, X.iloc[test_index], y.iloc[test_index])))
+            if on_fold is not None:
+                on_fold(fold + 1)
             if report is not None and report(float(np.mean(scores)), fold):
                 state = "pruned"
                 break
@@ -259,6 +266,15 @@ class _Search:
             summary += f"; best {self.scoring} {best['mean_score']:.4f}"
         self.progress("tuning", min(1.0, len(self.trials) / self.planned), summary)
 
+    def fold_done(self, folds: int) -> None:
+        """Progress between trials, fold by fold (sequential searches only)."""
+        done = (len(self.trials) + folds / self.folds) / self.planned
+        self.progress(
+            "tuning",
+            min(1.0, done),
+            f"trial {len(self.trials) + 1} of {self.planned}: fold {folds} of {self.folds}",
+        )
+
     def best(self, trials: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
         done = [t for t in (trials or self.trials) if t["state"] == "complete"]
         return max(done, key=lambda t: t["mean_score"]) if done else None
@@ -279,7 +295,17 @@ class _Search:
                     self.timed_out = True
                     break
                 trial = _evaluate(
-                    self.pipeline, params, X, y, splits, self.scoring, number, resource=resource
+                    self.pipeline,
+                    params,
+                    X,
+                    y,
+                    splits,
+                    self.scoring,
+                    number,
+                    task=self.task,
+                    seed=self.seed,
+                    resource=resource,
+                    on_fold=self.fold_done,
                 )
                 self.record(trial)
                 finished.append(trial)
@@ -288,7 +314,16 @@ class _Search:
             n_jobs=self.parallel, return_as="generator_unordered"
         )(
             delayed(_evaluate)(
-                self.pipeline, params, X, y, splits, self.scoring, number, resource=resource
+                self.pipeline,
+                params,
+                X,
+                y,
+                splits,
+                self.scoring,
+                number,
+                task=self.task,
+                seed=self.seed,
+                resource=resource,
             )
             for number, params in candidates
         )
@@ -391,7 +426,10 @@ class _Search:
                 splits,
                 self.scoring,
                 trial.number,
+                task=self.task,
+                seed=self.seed,
                 report=report,
+                on_fold=self.fold_done if self.parallel == 1 else None,
             )
             self.record(record)
             if record["state"] == "pruned":
@@ -457,7 +495,9 @@ def run_search(
             f"{len(search.trials)} trials; the best so far was kept"
         )
     final = clone(pipeline).set_params(**_prefixed(best["params"]))
-    final.fit(X, y)
+    progress("tuning", 1.0, f"refitting the best of {len(search.trials)} trials on every row")
+    fitted = fit_pipeline(final, X, y, task=task, seed=search.seed)
+    notes.extend(fitted.notes)
     return SearchOutcome(
-        final, dict(best["params"]), float(best["mean_score"]), search.trials, notes
+        final, dict(best["params"]), float(best["mean_score"]), search.trials, notes, fitted.metrics
     )

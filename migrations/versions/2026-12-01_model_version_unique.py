@@ -1,7 +1,7 @@
 """model_version unique per tenant and model name
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004_eta_seconds
 Create Date: 2026-12-01 10:20:00
 
 Versions used to be counted, so concurrent submits on PostgreSQL could share one. Before the
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004_eta_seconds"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -266,7 +266,11 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         """
         import mlflow.sklearn
 
-        from app.trainer.artifacts import UntrustedModelError, model_trusted_types
+        from app.trainer.artifacts import (
+            UntrustedModelError,
+            model_requirements,
+            model_trusted_types,
+        )
 
         try:
             trusted = trusted_types if trusted_types is not None else model_trusted_types(model)
@@ -296,7 +300,7 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                     model_id=logged.model_id,
                     serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
                     skops_trusted_types=trusted,
-                    pip_requirements=pip_requirements(),
+                    pip_requirements=pip_requirements() + model_requirements(model),
                     input_example=input_example,
                 )
             return str(info.model_uri)

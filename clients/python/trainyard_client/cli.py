@@ -354,6 +354,11 @@ def cmd_watch(client: TrainyardClient, args: argparse.Namespace, console: Consol
     return watch(client, args.job_id, console, interval=args.interval, timeout=args.timeout)
 
 
+def _eta_text(eta: float | None) -> str:
+    """`` (about 42s left)`` from the status' ``eta_seconds``; nothing when none is known."""
+    return "" if eta is None else f" (about {eta:.0f}s left)"
+
+
 def watch(
     client: TrainyardClient,
     job_id: str,
@@ -396,7 +401,7 @@ def watch(
             progress.update(
                 task,
                 completed=float(job["progress"]),
-                description=job["stage"],
+                description=job["stage"] + _eta_text(job.get("eta_seconds")),
                 status=job["status"],
             )
             if job["status"] in TERMINAL_STATUSES:
