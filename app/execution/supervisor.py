@@ -8,13 +8,16 @@ records what happened when the child did not record it itself.
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import threading
 import time
-from multiprocessing.context import BaseContext
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
+from multiprocessing.context import BaseContext, set_spawning_popen
 from typing import Any
 
 from app.execution.attempt import EXIT_LOST_CLAIM, AttemptPayload, run_attempt
@@ -33,12 +36,55 @@ FORKSERVER_PRELOAD = ["app.execution.preload"]
 _context_lock = threading.Lock()
 
 
+class _Popen(popen_forkserver.Popen):
+    """CPython's forkserver ``Popen`` (3.11-3.13 ``_launch``), minus the caller's main module.
+
+    The preparation data a child receives names ``__main__`` (``init_main_from_path`` or
+    ``init_main_from_name``), and the child imports it again before running the target. A
+    script that calls ``asyncio.run(...)`` at module level, with no ``__name__`` guard, would
+    then run itself in every training process and fail in multiprocessing's bootstrapping
+    check. An attempt's target lives in ``app.execution``: the child never needs ``__main__``.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]
+        _parent_w = os.dup(w)
+        close_fds = util.close_fds  # type: ignore[attr-defined]
+        self.finalizer = util.Finalize(self, close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Process(multiprocessing.context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Popen:
+        return _Popen(process_obj)
+
+
+class _Context(multiprocessing.context.ForkServerContext):
+    Process = _Process
+
+
 def process_context() -> BaseContext:
-    """The forkserver context; its server preloads scikit-learn, pandas and the trainer."""
+    """The forkserver context; its server preloads scikit-learn, pandas and the trainer.
+
+    Neither the server (its preload list leaves out ``__main__``) nor a child (``_Popen``)
+    imports the caller's main module."""
     global _context
     with _context_lock:
         if _context is None:
-            context = multiprocessing.get_context("forkserver")
+            context = _Context()
             context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
             _context = context
         return _context
