@@ -9,12 +9,20 @@ PYTEST_ARGS ?=
 
 .PHONY: install run migrate test lint format worker bench clean
 
+# Targets started at once on a fresh clone (make run + make test, two make worker) take turns
+# installing: the first holds $(VENV).lock, the others wait, then find the stamp and go on.
+FLOCK := $(if $(shell command -v flock 2>/dev/null),flock $(VENV).lock,)
+ifneq ($(INSTALL_LOCKED),)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
+else
+$(STAMP): pyproject.toml
+	$(FLOCK) $(MAKE) --no-print-directory INSTALL_LOCKED=1 $@
+endif
 
 install: $(STAMP)
 
@@ -40,4 +48,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV).lock var .pytest_cache .mypy_cache .ruff_cache
