@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import OPEN_TENANT
 from app.clients.data_layer import DataLayerClientInterface, SourceCheck
+from app.clients.mlflow_registry import MlflowRegistryClient, is_remote
 from app.clients.model_registry import ModelRegistryClientInterface
 from app.config import Settings, get_settings
 from app.db import (
@@ -122,6 +124,19 @@ def to_status(job: TrainingJob) -> TrainingJobStatusResponse:
         completed_at=job.completed_at,
         attempt=job.attempt,
     )
+
+
+def _writable(folder: Path) -> str:
+    """Whether a file can be created in ``folder`` (made if missing): "ok", or the reason."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".readyz-"):
+            pass
+    except FileExistsError:
+        return f"error: {folder.resolve()} is not a folder"
+    except OSError as exc:
+        return f"error: {folder.resolve()} is not writable ({exc.strerror or type(exc).__name__})"
+    return "ok"
 
 
 class MLModelTrainingService:
@@ -596,6 +611,21 @@ class MLModelTrainingService:
     def ping_database(self) -> None:
         with self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
+
+    def ping_storage(self) -> dict[str, str]:
+        """The folders this service writes (artifacts; a local MLflow store and its artifacts),
+        each "ok" or what is wrong with it: a job there would only fail later."""
+        checks = {"artifacts": _writable(Path(self.settings.artifact_root))}
+        client = self.model_registry_client
+        if isinstance(client, MlflowRegistryClient) and not is_remote(client.tracking_uri):
+            folders = [client.artifact_root] if client.artifact_root else []
+            if client.tracking_uri.startswith("sqlite:"):
+                database = make_url(client.tracking_uri).database
+                if database and database != ":memory:":
+                    folders.insert(0, Path(database).parent)
+            problems = [p for p in map(_writable, folders) if p != "ok"]
+            checks["registry"] = problems[0] if problems else "ok"
+        return checks
 
     # -- discovery, logs and statistics (user tools and operations) -------------------------
 

@@ -13,6 +13,7 @@ import importlib.util
 import os
 import re
 import shlex
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.execution.celery_app import TASK_NAME
 from app.main import create_app
+from tests.conftest import alembic_upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -72,6 +74,23 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 def probe(path: str) -> int:
     """What the app answers on ``path`` (no lifespan: the process is up, nothing more)."""
     return TestClient(create_app(Settings(database_url="sqlite://"))).get(path).status_code
+
+
+def ready(path: str) -> int:
+    """What the started app answers on ``path``, on settings like the image's (every path
+    in a temporary folder)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        settings = Settings(
+            database_url=f"sqlite:///{root}/trainyard.db",
+            data_roots=[root / "data"],
+            artifact_root=root / "artifacts",
+            mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+            mlflow_artifact_root=root / "mlruns",
+        )
+        alembic_upgrade(settings.database_url)
+        with TestClient(create_app(settings)) as client:
+            return client.get(path).status_code
 
 
 def check_command(argv: list[str]) -> None:
@@ -299,7 +318,9 @@ def test_the_image_command_and_health_check_refer_to_what_exists() -> None:
     assert check[:2] == ["python", "-c"]
     url = re.search(r"http://127\.0\.0\.1:(\d+)(/\w+)", check[2])
     assert url is not None
-    assert probe(url.group(2)) == 200
+    # Readiness needs the lifespan (executor started): probe it on a started app.
+    assert url.group(2) == "/readyz"
+    assert ready(url.group(2)) == 200
     exposed = [a for i, a in instructions if i == "EXPOSE"]
     assert exposed == [url.group(1)]
     assert f"--port {url.group(1)}" in " ".join(command)

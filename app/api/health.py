@@ -18,7 +18,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready"}})
 async def readyz(service: ServiceDep) -> JSONResponse:
-    """Ready when the database answers and the executor runs."""
+    """Ready when the database answers, the executor runs, and the artifact root and a
+    local model registry store are writable."""
     checks: dict[str, str] = {}
     try:
         service.ping_database()
@@ -26,6 +27,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["executor"] = "ok" if service.executor_alive else "not running"
+    checks |= service.ping_storage()
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
