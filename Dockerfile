@@ -9,11 +9,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 WORKDIR /srv/trainyard
 RUN python -m venv /opt/venv
-COPY pyproject.toml README.md ./
+# The dependencies first, from pyproject.toml alone, so a change to app/ reuses this layer.
+COPY pyproject.toml ./
+RUN python -m pip install --upgrade pip \
+ && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
+ && python -m pip install -r /tmp/requirements.txt
+COPY README.md ./
 COPY app ./app
 # `make install` runs `pip install -e '.[dev]'`; the image leaves out the dev tools.
-RUN python -m pip install --upgrade pip \
- && python -m pip install -e .
+RUN python -m pip install -e .
 COPY alembic.ini ./
 COPY migrations ./migrations
 

@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test lint format worker bench clean
+.PHONY: install run migrate test container-test lint format worker bench clean
 
 # Targets started at once on a fresh clone (make run + make test, two make worker) take turns
 # installing: the first holds $(VENV).lock, the others wait, then find the stamp and go on.
@@ -37,6 +37,12 @@ worker: migrate
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The image alone and the compose stack, for real: sets up Docker (deploy/docker-engine.sh),
+# builds stand-ins for base images it cannot pull, builds the image, then the tests.
+container-test: install
+	deploy/docker-engine.sh
+	$(BIN)/pytest -m containers -s tests/deployment $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
