@@ -326,8 +326,11 @@ def test_the_compose_stack_trains_registers_serves_and_survives_failures(stack: 
         done = wait_job(client, slow, timeout=420)
         assert done["status"] == "completed", done
         assert done["attempt"] == 2, done
-        finisher = psql(f"SELECT lease_owner FROM training_job WHERE id = '{slow}'")
-        log(f"  finished by {finisher or '(lease released)'}")
+        (survivor,) = set(workers.values()) - {victim}
+        logs = subprocess.run(["docker", "logs", survivor], capture_output=True, text=True)
+        assert slow in logs.stdout + logs.stderr, f"{survivor} did not run job {slow}"
+        state = run(["docker", "inspect", "-f", "{{.State.Status}} {{.RestartCount}}", victim])
+        log(f"  completed on {survivor}; {victim} is {state.strip()} (status, restarts)")
         events = client.get(f"/v1/training-jobs/{slow}/events").json()
         assert [e["status"] for e in events].count("pending") == 2, events  # submit, requeue
 
