@@ -7,14 +7,23 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test lint format worker bench clean lock
+.PHONY: install run migrate test container-test lint format worker bench clean lock
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
+# Targets started at once on a fresh clone (make run + make test, two make worker) take turns
+# installing: the first holds $(VENV).lock, the others wait, then find the stamp and go on.
+FLOCK := $(if $(shell command -v flock 2>/dev/null),flock $(VENV).lock,)
+INSTALL_INPUTS := pyproject.toml clients/python/pyproject.toml requirements.lock
+ifneq ($(INSTALL_LOCKED),)
+$(STAMP): $(INSTALL_INPUTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ./clients/python -e '.[dev]'
 	rm -f $(VENV)/.installed-*
 	touch $@
+else
+$(STAMP): $(INSTALL_INPUTS)
+	$(FLOCK) $(MAKE) --no-print-directory INSTALL_LOCKED=1 $@
+endif
 
 install: $(STAMP)
 
@@ -29,6 +38,12 @@ worker: migrate
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The image alone and the compose stack, for real: sets up Docker (deploy/docker-engine.sh),
+# builds stand-ins for base images it cannot pull, builds the image, then the tests.
+container-test: install
+	deploy/docker-engine.sh
+	$(BIN)/pytest -m containers -s tests/deployment $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -47,4 +62,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV).lock var .pytest_cache .mypy_cache .ruff_cache

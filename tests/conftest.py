@@ -23,8 +23,30 @@ from app.config import Settings
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_URL = os.environ.get("TRAINYARD_TEST_POSTGRES_URL", "")
+# The local server's default address (.ci/run's too); used when it answers and the variable
+# is unset. TRAINYARD_TEST_POSTGRES_URL= (empty) turns the PostgreSQL tests off.
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REQUIRE_SERVICES = os.environ.get("TRAINYARD_TEST_REQUIRE_SERVICES") == "1"
+
+
+def _answers(url: str) -> bool:
+    engine = create_engine(url, connect_args={"connect_timeout": 2})
+    try:
+        with engine.connect():
+            return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _postgres_url() -> str:
+    if "TRAINYARD_TEST_POSTGRES_URL" in os.environ:
+        return os.environ["TRAINYARD_TEST_POSTGRES_URL"]
+    return DEFAULT_POSTGRES_URL if _answers(DEFAULT_POSTGRES_URL) else ""
+
+
+POSTGRES_URL = _postgres_url()
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -39,7 +61,10 @@ def postgres_or_skip() -> str:
     if not POSTGRES_URL:
         if REQUIRE_SERVICES:
             pytest.fail("TRAINYARD_TEST_POSTGRES_URL is not set, and CI requires PostgreSQL")
-        pytest.skip("PostgreSQL tests need TRAINYARD_TEST_POSTGRES_URL (make test in CI sets it)")
+        pytest.skip(
+            f"no PostgreSQL server: none answers at {DEFAULT_POSTGRES_URL} and "
+            "TRAINYARD_TEST_POSTGRES_URL names none"
+        )
     return POSTGRES_URL
 
 
@@ -153,3 +178,20 @@ def job_request(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """End the report with one plain line (after the short summary, before the counts): how
+    many tests were skipped, and why."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        terminalreporter.write_line("skipped: nothing")
+        return
+    parts = [f"{count} because {reason}" for reason, count in sorted(reasons.items())]
+    terminalreporter.write_line(f"skipped {sum(reasons.values())}: " + "; ".join(parts))

@@ -13,6 +13,7 @@ import importlib.util
 import os
 import re
 import shlex
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.execution.celery_app import TASK_NAME
 from app.main import create_app
+from tests.conftest import alembic_upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -72,6 +74,23 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 def probe(path: str) -> int:
     """What the app answers on ``path`` (no lifespan: the process is up, nothing more)."""
     return TestClient(create_app(Settings(database_url="sqlite://"))).get(path).status_code
+
+
+def ready(path: str) -> int:
+    """What the started app answers on ``path``, on settings like the image's (every path
+    in a temporary folder)."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        settings = Settings(
+            database_url=f"sqlite:///{root}/trainyard.db",
+            data_roots=[root / "data"],
+            artifact_root=root / "artifacts",
+            mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+            mlflow_artifact_root=root / "mlruns",
+        )
+        alembic_upgrade(settings.database_url)
+        with TestClient(create_app(settings)) as client:
+            return client.get(path).status_code
 
 
 def check_command(argv: list[str]) -> None:
@@ -267,9 +286,10 @@ def test_the_image_is_multi_stage_slim_and_not_root() -> None:
 def test_the_image_installs_the_way_the_makefile_does() -> None:
     runs = [a for i, a in dockerfile() if i == "RUN"]
     installs = [part.strip() for run in runs for part in run.split("&&") if "pip install" in part]
-    assert "python -m pip install -e ." in installs
+    # Both install the project against the same lock file.
+    assert "python -m pip install -c requirements.lock -e ." in installs
     make_install = [" ".join(c) for c in makefile_recipe("$(STAMP)")]
-    assert any("-m pip install" in c and " -e " in c for c in make_install)
+    assert any("-m pip install -c requirements.lock" in c and " -e " in c for c in make_install)
     for run in runs:
         for part in run.split("&&"):
             words = shlex.split(part)
@@ -299,7 +319,9 @@ def test_the_image_command_and_health_check_refer_to_what_exists() -> None:
     assert check[:2] == ["python", "-c"]
     url = re.search(r"http://127\.0\.0\.1:(\d+)(/\w+)", check[2])
     assert url is not None
-    assert probe(url.group(2)) == 200
+    # Readiness needs the lifespan (executor started): probe it on a started app.
+    assert url.group(2) == "/readyz"
+    assert ready(url.group(2)) == 200
     exposed = [a for i, a in instructions if i == "EXPOSE"]
     assert exposed == [url.group(1)]
     assert f"--port {url.group(1)}" in " ".join(command)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.core.deps import guard_metrics
 from app.operations.metrics import HttpMetrics, render
+from app.operations.readiness import storage_checks
 from app.service import MLModelTrainingService
 
 
@@ -32,7 +33,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready"}})
 async def readyz(service: ServiceDep) -> JSONResponse:
-    """Ready when the database answers and the executor runs."""
+    """Ready when the database answers, the executor runs, and the artifact root and a
+    local model registry store are writable."""
     checks: dict[str, str] = {}
     try:
         service.repository.ping()
@@ -40,6 +42,7 @@ async def readyz(service: ServiceDep) -> JSONResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     checks["executor"] = "ok" if service.executor_alive else "not running"
+    checks |= storage_checks(service.settings, service.model_registry_client)
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from app.config import Settings
+from app.main import create_app
 from app.trainer.artifacts import load_model
 from tests.conftest import job_request, wait_for_job
 
@@ -321,4 +322,30 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "executor": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "executor": "ok", "artifacts": "ok"}
+
+
+def test_readiness_fails_naming_an_unwritable_artifact_root_or_registry_store(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A regular file where a folder should be: nobody, root included, can write below it.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    cases = {
+        "artifacts": {"artifact_root": blocker / "artifacts"},
+        "registry": {
+            "mlflow_tracking_uri": f"sqlite:///{blocker}/mlflow.db",
+            "mlflow_artifact_root": tmp_path / "mlruns",
+        },
+    }
+    for check, overrides in cases.items():
+        broken = settings.model_copy(update=overrides)
+        with TestClient(create_app(broken)) as client:
+            ready = client.get("/readyz")
+        assert ready.status_code == 503, ready.text
+        checks = ready.json()["checks"]
+        assert checks[check].startswith(f"error: {blocker}"), checks
+        assert checks[check].endswith(("is not a folder", "is not writable (Not a directory)"))
+        assert {k: v for k, v in checks.items() if k != check} == dict.fromkeys(
+            set(checks) - {check}, "ok"
+        )
