@@ -21,6 +21,9 @@ from app.operations import endpoints as operations
 from app.operations.metrics import HttpMetrics, MetricsMiddleware
 from app.predictions import endpoints as predictions
 from app.service import MLModelTrainingService
+from app.streams import endpoints as streams
+from app.streams.hub import StreamHub
+from app.streams.service import StreamService
 
 
 def create_app(
@@ -35,10 +38,22 @@ def create_app(
         app.state.service = svc
         app.state.jobs = svc.jobs
         app.state.predictions = svc.predictions
+        hub = StreamHub(
+            svc.repository,
+            poll_seconds=settings.stream_poll_seconds,
+            fallback_poll_seconds=settings.stream_fallback_poll_seconds,
+        )
+        app.state.streams = StreamService(
+            jobs=svc.jobs,
+            repository=svc.repository,
+            hub=hub,
+            heartbeat=settings.stream_heartbeat_seconds,
+        )
         svc.start()
         try:
             yield
         finally:
+            await hub.close()
             if owned:
                 svc.close()
 
@@ -57,6 +72,7 @@ def create_app(
         BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=("/v1/datasets",)
     )
     install_error_handlers(app)
+    app.include_router(streams.router)  # before jobs: /stream is not a job id
     app.include_router(jobs.router)
     app.include_router(operations.router)
     app.include_router(algorithms.router)

@@ -74,3 +74,11 @@ class RunState:
     """What the supervisor reads on each poll."""
 
     cancel_requested: bool
+
+
+class PendingLimitReached(Exception):
+    """The tenant has as many pending jobs as it may (the repository refuses one more)."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(pending)
+        self.pending = pending

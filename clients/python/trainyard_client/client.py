@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 import httpx
+
+from trainyard_client.sse import StreamEvent, parse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -132,6 +134,47 @@ class TrainyardClient:
             "GET", f"/v1/training-jobs/{job_id}/logs", params=params, headers={"Accept": "*/*"}
         ).text
 
+    def stream(
+        self,
+        job_id: str | uuid.UUID | None = None,
+        *,
+        last_event_id: str | None = None,
+        reconnect: bool = True,
+        **filters: str,
+    ) -> Iterator[StreamEvent]:
+        """Server-sent events of one job (ending after its terminal status) or, without
+        ``job_id``, of all the tenant's jobs (``filters``: status, model_name,
+        experiment_name; it never ends). A dropped connection is resumed from the last id
+        received, so nothing is lost or repeated. An older server without streams raises
+        ``TrainyardAPIError`` (404) before the first frame."""
+        path = f"/v1/training-jobs/{job_id}/stream" if job_id else "/v1/training-jobs/stream"
+        params = {k: v for k, v in filters.items() if v is not None}
+        received = False
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last_event_id:
+                headers["Last-Event-ID"] = last_event_id
+            try:
+                with self._http.stream(
+                    "GET",
+                    path,
+                    params=params,
+                    headers=headers,
+                    timeout=httpx.Timeout(30, read=None),
+                ) as response:
+                    if response.is_error:
+                        response.read()
+                        self._raise_for(response)
+                    for frame in parse(response.iter_lines()):
+                        received = True
+                        last_event_id = frame.id or last_event_id
+                        yield frame
+                return  # the server ended the stream: the job finished
+            except httpx.TransportError:
+                if not (reconnect and received):
+                    raise
+                time.sleep(0.5)
+
     def wait(
         self,
         job_id: str | uuid.UUID,
@@ -140,8 +183,38 @@ class TrainyardClient:
         poll_interval: float = 0.5,
         on_update: Callable[[JSONDict], None] | None = None,
     ) -> JSONDict:
-        """Poll until the job ends (or ``timeout`` seconds pass: ``TimeoutError``)."""
+        """Follow the job's stream until it ends (polling an older server without streams);
+        ``TimeoutError`` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            job: JSONDict | None = None
+            for frame in self.stream(job_id):
+                if frame.event == "status":
+                    job = frame.data
+                    if on_update is not None:
+                        on_update(frame.data)
+                if deadline is not None and time.monotonic() >= deadline and job is not None:
+                    raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout}s")
+            if job is not None and job["status"] in TERMINAL_STATUSES:
+                return job
+        except TrainyardAPIError as exc:
+            if exc.status_code not in (404, 405) or exc.problem.get("type", "").endswith(
+                ":not-found"
+            ):
+                raise
+        return self.poll(
+            job_id, deadline=deadline, poll_interval=poll_interval, on_update=on_update
+        )
+
+    def poll(
+        self,
+        job_id: str | uuid.UUID,
+        *,
+        deadline: float | None = None,
+        poll_interval: float = 0.5,
+        on_update: Callable[[JSONDict], None] | None = None,
+    ) -> JSONDict:
+        """Poll the status until the job ends (or ``deadline``, a monotonic time, passes)."""
         while True:
             job = self.status(job_id)
             if on_update is not None:
@@ -149,7 +222,7 @@ class TrainyardClient:
             if job["status"] in TERMINAL_STATUSES:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout}s")
+                raise TimeoutError(f"job {job_id} is still {job['status']}")
             time.sleep(poll_interval)
 
     def download_model(self, job_id: str | uuid.UUID, destination: Path | BinaryIO) -> int:
