@@ -24,6 +24,10 @@ from app.service import MLModelTrainingService
 from app.streams import endpoints as streams
 from app.streams.hub import StreamHub
 from app.streams.service import StreamService
+from app.webhooks import endpoints as webhooks
+from app.webhooks.delivery import WebhookSender
+from app.webhooks.repository import WebhookRepository
+from app.webhooks.service import WebhookService
 
 
 def create_app(
@@ -49,10 +53,15 @@ def create_app(
             hub=hub,
             heartbeat=settings.stream_heartbeat_seconds,
         )
+        hooks = WebhookRepository(svc.engine)
+        app.state.webhooks = WebhookService(repository=hooks, settings=settings)
+        sender = WebhookSender(jobs=svc.repository, webhooks=hooks, settings=settings)
         svc.start()
+        sender.start()
         try:
             yield
         finally:
+            sender.stop()
             await hub.close()
             if owned:
                 svc.close()
@@ -81,6 +90,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
     app.include_router(datasets.router)
     app.include_router(predictions.router)
+    app.include_router(webhooks.router)
     return app
 
 
