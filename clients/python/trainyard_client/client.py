@@ -140,13 +140,15 @@ class TrainyardClient:
         *,
         last_event_id: str | None = None,
         reconnect: bool = True,
+        read_timeout: float | None = None,
         **filters: str,
     ) -> Iterator[StreamEvent]:
         """Server-sent events of one job (ending after its terminal status) or, without
         ``job_id``, of all the tenant's jobs (``filters``: status, model_name,
         experiment_name; it never ends). A dropped connection is resumed from the last id
         received, so nothing is lost or repeated. An older server without streams raises
-        ``TrainyardAPIError`` (404) before the first frame."""
+        ``TrainyardAPIError`` (404) before the first frame; ``read_timeout``: ``TimeoutError``
+        when nothing (not even a heartbeat) comes for that long."""
         path = f"/v1/training-jobs/{job_id}/stream" if job_id else "/v1/training-jobs/stream"
         params = {k: v for k, v in filters.items() if v is not None}
         received = False
@@ -170,10 +172,50 @@ class TrainyardClient:
                         last_event_id = frame.id or last_event_id
                         yield frame
                 return  # the server ended the stream: the job finished
+            except httpx.ReadTimeout:
+                if read_timeout is None:
+                    raise
+                raise TimeoutError(f"nothing from the stream for {read_timeout}s") from None
             except httpx.TransportError:
                 if not (reconnect and received):
                     raise
                 time.sleep(0.5)
+
+    def updates(
+        self, job_id: str | uuid.UUID, *, timeout: float | None = None, poll_interval: float = 0.5
+    ) -> Iterator[JSONDict]:
+        """The job's status each time it changes, until it ends: from its event stream, or
+        by polling an older server that has none. ``TimeoutError`` after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            if deadline is None:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"job {job_id} did not end within {timeout}s")
+            return remaining
+
+        try:
+            for frame in self.stream(job_id, read_timeout=left()):
+                if frame.event == "status":
+                    yield frame.data
+                    left()
+            return
+        except TrainyardAPIError as exc:
+            if exc.status_code not in (404, 405) or exc.problem.get("type", "").endswith(
+                ":not-found"
+            ):
+                raise
+        except TimeoutError:
+            raise TimeoutError(f"job {job_id} did not end within {timeout}s") from None
+        while True:
+            job = self.status(job_id)
+            yield job
+            if job["status"] in TERMINAL_STATUSES:
+                return
+            left()
+            time.sleep(poll_interval)
 
     def wait(
         self,
@@ -183,28 +225,15 @@ class TrainyardClient:
         poll_interval: float = 0.5,
         on_update: Callable[[JSONDict], None] | None = None,
     ) -> JSONDict:
-        """Follow the job's stream until it ends (polling an older server without streams);
-        ``TimeoutError`` after ``timeout`` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            job: JSONDict | None = None
-            for frame in self.stream(job_id):
-                if frame.event == "status":
-                    job = frame.data
-                    if on_update is not None:
-                        on_update(frame.data)
-                if deadline is not None and time.monotonic() >= deadline and job is not None:
-                    raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout}s")
-            if job is not None and job["status"] in TERMINAL_STATUSES:
-                return job
-        except TrainyardAPIError as exc:
-            if exc.status_code not in (404, 405) or exc.problem.get("type", "").endswith(
-                ":not-found"
-            ):
-                raise
-        return self.poll(
-            job_id, deadline=deadline, poll_interval=poll_interval, on_update=on_update
-        )
+        """Follow the job until it ends and return its last status (``TimeoutError`` after
+        ``timeout`` seconds); ``on_update`` sees every status on the way."""
+        job: JSONDict | None = None
+        for job in self.updates(job_id, timeout=timeout, poll_interval=poll_interval):
+            if on_update is not None:
+                on_update(job)
+        if job is None or job["status"] not in TERMINAL_STATUSES:
+            return self.poll(job_id, poll_interval=poll_interval, on_update=on_update)
+        return job
 
     def poll(
         self,
