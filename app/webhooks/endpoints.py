@@ -36,7 +36,15 @@ INVALID: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=UNAUTHENTICATED)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=INVALID)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **INVALID,
+        400: {"description": "The body could not be parsed", **PROBLEM},
+        413: {"description": "The body is over TRAINYARD_MAX_REQUEST_BYTES", **PROBLEM},
+    },
+)
 def create_webhook(
     request: WebhookCreate, webhooks: WebhooksDep, tenant: TenantDep, response: Response
 ) -> WebhookCreated:

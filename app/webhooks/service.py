@@ -7,7 +7,7 @@ import secrets
 import uuid
 
 from app.config import Settings
-from app.core.exceptions import ResourceNotFoundError
+from app.core.exceptions import ConfigurationError, ResourceNotFoundError
 from app.integrations.data_layer.url_policy import check_url, parse_rules
 from app.webhooks.models import Webhook
 from app.webhooks.repository import PENDING, WebhookRepository
@@ -25,7 +25,10 @@ SETTING = "TRAINYARD_WEBHOOK_ALLOWED_HOSTS"
 
 def check_webhook_url(url: str, settings: Settings) -> None:
     """The rules of https data sources, with the webhooks' own allow-list."""
-    check_url(url, parse_rules(settings.webhook_allowed_hosts), field="url", setting=SETTING)
+    try:
+        check_url(url, parse_rules(settings.webhook_allowed_hosts), field="url", setting=SETTING)
+    except ValueError as exc:  # urlsplit on a malformed URL (an unclosed "[", a bad port)
+        raise ConfigurationError.for_field("url", f"not a valid URL: {exc}") from None
 
 
 class WebhookService:
