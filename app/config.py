@@ -100,7 +100,25 @@ class Settings(BaseSettings):
     data_layer_client: str = ""
     max_upload_bytes: int = Field(default=512 * 1024**2, ge=1)
 
-    @field_validator("data_allowed_hosts", "s3_allowed_buckets", mode="before")
+    # Event streams (app/streams): how often one shared reader looks at the database for all
+    # open streams (on PostgreSQL a NOTIFY wakes it sooner, and this is only the fallback),
+    # and how often an idle stream sends a comment so proxies keep it open.
+    stream_poll_seconds: float = Field(default=0.5, gt=0)
+    stream_fallback_poll_seconds: float = Field(default=5.0, gt=0)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+
+    # Webhooks (app/webhooks): receivers' hosts (the syntax of data_allowed_hosts), tries and
+    # the backoff between them (doubling from the base, with jitter, up to the cap).
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
+    webhook_max_tries: int = Field(default=8, ge=1)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator(
+        "data_allowed_hosts", "s3_allowed_buckets", "webhook_allowed_hosts", mode="before"
+    )
     @classmethod
     def _split_data_lists(cls, value: Any) -> Any:
         return _split_list(value)

@@ -21,6 +21,13 @@ from app.operations import endpoints as operations
 from app.operations.metrics import HttpMetrics, MetricsMiddleware
 from app.predictions import endpoints as predictions
 from app.service import MLModelTrainingService
+from app.streams import endpoints as streams
+from app.streams.hub import StreamHub
+from app.streams.service import StreamService
+from app.webhooks import endpoints as webhooks
+from app.webhooks.delivery import WebhookSender
+from app.webhooks.repository import WebhookRepository
+from app.webhooks.service import WebhookService
 
 
 def create_app(
@@ -35,10 +42,27 @@ def create_app(
         app.state.service = svc
         app.state.jobs = svc.jobs
         app.state.predictions = svc.predictions
+        hub = StreamHub(
+            svc.repository,
+            poll_seconds=settings.stream_poll_seconds,
+            fallback_poll_seconds=settings.stream_fallback_poll_seconds,
+        )
+        app.state.streams = StreamService(
+            jobs=svc.jobs,
+            repository=svc.repository,
+            hub=hub,
+            heartbeat=settings.stream_heartbeat_seconds,
+        )
+        hooks = WebhookRepository(svc.engine)
+        app.state.webhooks = WebhookService(repository=hooks, settings=settings)
+        sender = WebhookSender(jobs=svc.repository, webhooks=hooks, settings=settings)
         svc.start()
+        sender.start()
         try:
             yield
         finally:
+            sender.stop()
+            await hub.close()
             if owned:
                 svc.close()
 
@@ -57,6 +81,7 @@ def create_app(
         BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=("/v1/datasets",)
     )
     install_error_handlers(app)
+    app.include_router(streams.router)  # before jobs: /stream is not a job id
     app.include_router(jobs.router)
     app.include_router(operations.router)
     app.include_router(algorithms.router)
@@ -65,6 +90,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=app.state.http_metrics)
     app.include_router(datasets.router)
     app.include_router(predictions.router)
+    app.include_router(webhooks.router)
     return app
 
 

@@ -9,6 +9,7 @@ from alembic import context
 from app.config import Settings
 from app.core.db import Base, create_db_engine
 from app.jobs import models  # noqa: F401  (registers the tables)
+from app.webhooks import models as webhook_models  # noqa: F401
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

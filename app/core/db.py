@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from threading import Event
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
@@ -20,6 +22,8 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+logger = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -81,3 +85,22 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def listen(engine: Engine, channel: str, on_notify: Callable[[], None], stop: Event) -> None:
+    """PostgreSQL only: call ``on_notify`` for every ``NOTIFY channel`` until ``stop`` is set,
+    on a connection of its own (reconnecting after an error). Run it in a thread."""
+    import psycopg
+
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                connection.execute(f"LISTEN {channel}")
+                on_notify()  # whatever was sent while this connection was not listening
+                while not stop.is_set():
+                    for _ in connection.notifies(timeout=1.0):
+                        on_notify()
+        except psycopg.Error:
+            logger.warning("listening on %s failed; retrying", channel, exc_info=True)
+            stop.wait(1.0)

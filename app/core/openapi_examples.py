@@ -203,6 +203,52 @@ _VALIDATION_REPORT = {
 }
 
 
+WEBHOOK_ID = "9b2e4c1a-0f3d-4e8b-a1c2-5d6e7f809a1b"
+_WEBHOOK_IN = {
+    "url": "https://hooks.example.com/trainyard",
+    "events": ["job.completed", "job.failed"],
+    "model_name": "iris-classifier",
+}
+_WEBHOOK = {
+    "id": WEBHOOK_ID,
+    **_WEBHOOK_IN,
+    "experiment_name": None,
+    "created_at": "2026-11-27T07:00:00Z",
+}
+_WEBHOOK_REFUSED = {
+    "type": "urn:trainyard:problem:invalid-configuration",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "url: the host 10.0.0.5:80 is not allowed: http:// sources are read only from hosts "
+    "listed in TRAINYARD_WEBHOOK_ALLOWED_HOSTS (add 'http://10.0.0.5' to allow it)",
+    "errors": [{"field": "url", "message": "the host 10.0.0.5:80 is not allowed"}],
+}
+_WEBHOOK_NOT_FOUND = {
+    "type": "urn:trainyard:problem:not-found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": f"webhook {WEBHOOK_ID} not found",
+}
+_DELIVERY = {
+    "id": "5a8d2f0e-3c1b-4d7a-9e6f-1b2c3d4e5f60",
+    "event_type": "job.completed",
+    "status": "delivered",
+    "attempts": 2,
+    "tries": [
+        {"at": "2026-11-27T07:30:01.100Z", "status_code": 503, "error": None, "duration_ms": 4.1},
+        {"at": "2026-11-27T07:30:06.300Z", "status_code": 200, "error": None, "duration_ms": 3.2},
+    ],
+    "next_try_at": None,
+    "created_at": "2026-11-27T07:30:01.050Z",
+    "delivered_at": "2026-11-27T07:30:06.300Z",
+    "payload": {
+        "id": "5a8d2f0e-3c1b-4d7a-9e6f-1b2c3d4e5f60",
+        "type": "job.completed",
+        "created_at": "2026-11-27T07:30:01.050Z",
+        "data": {"job_id": JOB_ID, "model_name": "iris-classifier", "status": "completed"},
+    },
+}
+
 OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/training-jobs"): {
         "request": {
@@ -376,5 +422,44 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                 'trainyard_jobs{status="running"} 1.0\n',
             )
         }
+    },
+    ("get", "/v1/training-jobs/{job_id}/stream"): {
+        "responses": {
+            200: (
+                "text/event-stream",
+                f'event: status\nid: e0.t0.l0:0\ndata: {{"job_id":"{JOB_ID}","status":"running"}}'
+                "\n\nevent: event\nid: e7.t0.l0:0\n"
+                f'data: {{"id":7,"job_id":"{JOB_ID}","status":"completed","stage":"done"}}\n\n',
+            ),
+            404: (PROBLEM, _NOT_FOUND),
+        }
+    },
+    ("get", "/v1/training-jobs/stream"): {
+        "responses": {
+            200: (
+                "text/event-stream",
+                'event: ready\nid: e6.t0\ndata: {"cursor":"e6.t0"}\n\n'
+                "event: event\nid: e7.t0\n"
+                f'data: {{"id":7,"job_id":"{JOB_ID}","status":"pending","stage":"queued"}}\n\n',
+            )
+        }
+    },
+    ("post", "/v1/webhooks"): {
+        "request": {"completion": {"summary": "Job outcomes of one model", "value": _WEBHOOK_IN}},
+        "responses": {
+            201: (
+                JSON,
+                {**_WEBHOOK, "secret": "whsec_3q2-7wTnYb0mS3pZ0kq9yq2fD1a6b0O1yDk5H2u4xXo"},
+            ),
+            422: (PROBLEM, _WEBHOOK_REFUSED),
+        },
+    },
+    ("get", "/v1/webhooks"): {"responses": {200: (JSON, {"items": [_WEBHOOK]})}},
+    ("get", "/v1/webhooks/{webhook_id}"): {
+        "responses": {200: (JSON, _WEBHOOK), 404: (PROBLEM, _WEBHOOK_NOT_FOUND)}
+    },
+    ("delete", "/v1/webhooks/{webhook_id}"): {"responses": {404: (PROBLEM, _WEBHOOK_NOT_FOUND)}},
+    ("get", "/v1/webhooks/{webhook_id}/deliveries"): {
+        "responses": {200: (JSON, {"items": [_DELIVERY]}), 404: (PROBLEM, _WEBHOOK_NOT_FOUND)}
     },
 }

@@ -85,3 +85,11 @@ class Reaped:
     attempt: int
     outcome: AttemptOutcome
     registry_run_id: str | None
+
+
+class PendingLimitReached(Exception):
+    """The tenant has as many pending jobs as it may (the repository refuses one more)."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(pending)
+        self.pending = pending

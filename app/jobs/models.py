@@ -60,6 +60,7 @@ class TrainingJob(Base):
         Index("ix_training_job_tenant_created_at", "tenant", "created_at"),
         Index("ix_training_job_status_created_at", "status", "created_at"),
         Index("ix_training_job_created_at", "created_at"),
+        Index("ix_training_job_updated_at", "updated_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

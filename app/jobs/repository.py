@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import make_read_session_factory, make_session_factory, transaction
 from app.jobs import stats
+from app.jobs.filters import JobFilter as JobFilter
 from app.jobs.lifecycle import (
     STAGE_PROGRESS,
     AttemptOutcome,
@@ -32,26 +32,8 @@ from app.jobs.lifecycle import (
     Reaped,
     RunState,
 )
+from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
-
-
-@dataclass(frozen=True)
-class JobFilter:
-    tenant: str
-    status: JobStatus | None = None
-    model_name: str | None = None
-    experiment_name: str | None = None
-
-    def conditions(self) -> list[Any]:
-        found = [TrainingJob.tenant == self.tenant]
-        if self.status is not None:
-            found.append(TrainingJob.status == self.status.value)
-        if self.model_name is not None:
-            found.append(TrainingJob.model_name == self.model_name)
-        if self.experiment_name is not None:
-            found.append(TrainingJob.experiment_name == self.experiment_name)
-        return found
-
 
 # How many next numbers a submit tries when concurrent submits of the same model take them.
 VERSION_TRIES = 200
@@ -65,18 +47,21 @@ class IdempotencyKeyTaken(Exception):
     """Another job of the tenant already holds this idempotency key."""
 
 
-class PendingLimitReached(Exception):
-    def __init__(self, pending: int) -> None:
-        super().__init__(pending)
-        self.pending = pending
-
-
 def _fence(job_id: uuid.UUID, attempt: int) -> Any:
     return (
         (TrainingJob.id == job_id)
         & (TrainingJob.attempt == attempt)
         & (TrainingJob.status == JobStatus.RUNNING.value)
     )
+
+
+# PostgreSQL: a NOTIFY in the changing transaction (sent at commit) wakes every stream hub.
+FEED_CHANNEL = "trainyard_feed"
+
+
+def notify(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {FEED_CHANNEL}"))
 
 
 def _change(
@@ -87,9 +72,8 @@ def _change(
     message: str | None | Callable[[Any], str],
     event: bool = True,
 ) -> Any:
-    """Update the job row that ``where`` selects and, when ``event``, record the transition
-    it made, in the caller's transaction. ``message`` may be made from the updated row.
-    Returns the row's new state, or None."""
+    """Update the row ``where`` selects and, when ``event``, record its transition (``message``
+    may be made from the updated row), in the caller's transaction. The new state, or None."""
     now = values.setdefault("updated_at", utcnow())
     row = session.execute(
         update(TrainingJob)
@@ -105,19 +89,25 @@ def _change(
             TrainingJob.cancel_requested,
         )
     ).first()
+    if row is not None:
+        notify(session)
     if row is not None and event:
-        session.add(
-            JobEvent(
-                job_id=row.id,
-                status=row.status,
-                stage=row.stage,
-                progress=row.progress,
-                attempt=row.attempt,
-                message=message(row) if callable(message) else message,
-                created_at=now,
-            )
-        )
+        _add_event(session, row, message(row) if callable(message) else message, now)
     return row
+
+
+def _add_event(session: Session, job: Any, message: str | None, now: datetime) -> None:
+    session.add(
+        JobEvent(
+            job_id=job.id,
+            status=job.status,
+            stage=job.stage,
+            progress=job.progress,
+            attempt=job.attempt,
+            message=message,
+            created_at=now,
+        )
+    )
 
 
 class JobRepository:
@@ -207,6 +197,39 @@ class JobRepository:
                 durations[row[0]] = stats.histogram(row[1:], stats.RUN_DURATION_BUCKETS)
         return stats.JobStatistics(by_status, queue_wait, durations)
 
+    # -- feeds: rows past a cursor, for the streams (app/streams) and the webhook outbox ----
+
+    def rows_after(
+        self,
+        table: type[JobEvent] | type[Trial],
+        after_id: int,
+        *,
+        job_id: uuid.UUID | None = None,
+        limit: int = 1000,
+    ) -> Sequence[Any]:
+        """``(row, tenant, model_name, experiment_name)`` past ``after_id``, in id order."""
+        query = (
+            select(table, TrainingJob.tenant, TrainingJob.model_name, TrainingJob.experiment_name)
+            .join(TrainingJob, TrainingJob.id == table.job_id)
+            .where(table.id > after_id)
+            .order_by(table.id)
+            .limit(limit)
+        )
+        if job_id is not None:
+            query = query.where(table.job_id == job_id)
+        with self.reader() as session:
+            return session.execute(query).all()
+
+    def last_ids(self) -> tuple[int, int]:
+        top = [select(func.max(t.id)).scalar_subquery() for t in (JobEvent, Trial)]
+        with self.reader() as session:
+            events, trials = session.execute(select(*top)).one()
+        return int(events or 0), int(trials or 0)
+
+    def jobs_updated_since(self, since: datetime) -> Sequence[TrainingJob]:
+        with self.reader() as session:
+            return session.scalars(select(TrainingJob).where(TrainingJob.updated_at >= since)).all()
+
     # -- on behalf of a caller --------------------------------------------------------------
 
     def create_job(self, values: dict[str, Any], *, pending_limit: int) -> TrainingJob:
@@ -266,23 +289,13 @@ class JobRepository:
             )
             session.add(job)
             session.flush()  # the event's foreign key needs the job row first
-            session.add(
-                JobEvent(
-                    job_id=job.id,
-                    status=job.status,
-                    stage=job.stage,
-                    progress=0.0,
-                    attempt=0,
-                    message="submitted",
-                    created_at=now,
-                )
-            )
+            _add_event(session, job, "submitted", now)
+            notify(session)
         return job
 
     def request_cancel(self, job_id: uuid.UUID, tenant: str) -> tuple[TrainingJob, bool] | None:
-        """Cancel a pending job at once; flag a running one for its supervisor. Returns the
-        job as it is now and whether this call cancelled it (None: the tenant has no such
-        job)."""
+        """Cancel a pending job at once, flag a running one for its supervisor: the job now and
+        whether this call cancelled it (None: the tenant has no such job)."""
         with transaction(self.factory) as session:
             job = session.get(TrainingJob, job_id)
             if job is None or job.tenant != tenant:
@@ -474,10 +487,8 @@ class JobRepository:
     def requeue(
         self, job_id: uuid.UUID, attempt: int, *, message: str, count_attempt: bool = True
     ) -> bool:
-        """Put a running attempt's job back to pending for another attempt.
-
-        ``count_attempt=False`` (a graceful shutdown) grants the attempt back.
-        """
+        """Put a running attempt's job back to pending; ``count_attempt=False`` (a graceful
+        shutdown) grants the attempt back."""
         values: dict[str, Any] = {
             "status": JobStatus.PENDING.value,
             "stage": JobStage.QUEUED.value,

@@ -9,8 +9,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from app.config import Settings
 from app.integrations.registry.interface import ModelRegistryClientInterface
 from app.integrations.registry.mlflow import MlflowRegistryClient, is_remote
@@ -38,7 +36,7 @@ def storage_checks(
     if isinstance(registry, MlflowRegistryClient) and not is_remote(registry.tracking_uri):
         folders = [registry.artifact_root] if registry.artifact_root else []
         if registry.tracking_uri.startswith("sqlite:"):
-            database = make_url(registry.tracking_uri).database
+            database = registry.tracking_uri.removeprefix("sqlite:///")
             if database and database != ":memory:":
                 folders.insert(0, Path(database).parent)
         problems = [p for p in map(writable, folders) if p != "ok"]

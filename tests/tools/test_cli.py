@@ -314,3 +314,20 @@ def test_watch_timeout_exits_3(live_server: LiveServer) -> None:
         assert "after 1.0s" in result.stdout
     finally:
         trainyard(live_server, "cancel", job_id)
+
+
+def test_events_follow_streams_every_event_trial_and_log_line_to_the_end(
+    live_server: LiveServer,
+) -> None:
+    job_id = submit_id(live_server, "examples/iris.json")
+    result = trainyard(live_server, "events", job_id, "--follow", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    frames = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [f["event"] for f in frames]
+    assert kinds[0] == "status"
+    assert kinds[-1] == "status"
+    assert frames[-1]["data"]["status"] == "completed"
+    assert "log" in kinds
+    streamed = [(f["data"]["status"], f["data"]["stage"]) for f in frames if f["event"] == "event"]
+    polled = json.loads(trainyard(live_server, "events", job_id, "--json").stdout)
+    assert streamed == [(e["status"], e["stage"]) for e in polled]

@@ -91,10 +91,6 @@ def system_resolver(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def _refuse(message: str) -> ConfigurationError:
-    return ConfigurationError.for_field(PATH_FIELD, message)
-
-
 def _ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host)
@@ -115,9 +111,19 @@ def _kind(address: IPAddress) -> str | None:
 
 
 def check_url(
-    url: str, allowed_hosts: Sequence[HostRule], resolve: Resolver = system_resolver
+    url: str,
+    allowed_hosts: Sequence[HostRule],
+    resolve: Resolver = system_resolver,
+    *,
+    field: str = PATH_FIELD,
+    setting: str = SETTING,
 ) -> CheckedURL:
-    """The URL with its checked addresses; ``ConfigurationError`` naming the broken rule."""
+    """The URL with its checked addresses; ``ConfigurationError`` naming the broken rule.
+    ``field`` and ``setting`` name the input and the allow-list (webhooks use their own)."""
+
+    def _refuse(message: str) -> ConfigurationError:
+        return ConfigurationError.for_field(field, message.replace(SETTING, setting))
+
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:

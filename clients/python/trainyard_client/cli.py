@@ -2,6 +2,7 @@
 
     trainyard submit examples/iris.json          # or a YAML file, or flags
     trainyard watch <job_id>                      # live progress; exit 0 only when completed
+    trainyard events <job_id> --follow            # events, trials, log lines as they happen
     trainyard list --status completed             # a table
     trainyard status|cancel|events|trials|logs <job_id>
     trainyard download <job_id> -o model.skops
@@ -17,7 +18,6 @@ import argparse
 import csv
 import json
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trainyard_client.client import TERMINAL_STATUSES, TrainyardAPIError, TrainyardClient
+from trainyard_client.client import TrainyardAPIError, TrainyardClient
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the request failed, or the watched job failed
@@ -301,6 +301,8 @@ def cmd_cancel(client: TrainyardClient, args: argparse.Namespace, console: Conso
 
 
 def cmd_events(client: TrainyardClient, args: argparse.Namespace, console: Console) -> int:
+    if args.follow:
+        return follow_events(client, args.job_id, console, as_json=args.json)
     events = client.events(args.job_id)
     if args.json:
         console.print_json(data=events)
@@ -318,6 +320,27 @@ def cmd_events(client: TrainyardClient, args: argparse.Namespace, console: Conso
             escape(event.get("message") or ""),
         )
     console.print(table)
+    return EXIT_OK
+
+
+def follow_events(client: TrainyardClient, job_id: str, console: Console, *, as_json: bool) -> int:
+    """Print the job's events, trials and log lines as they happen, until it ends."""
+    for frame in client.stream(job_id):
+        if as_json:
+            sys.stdout.write(json.dumps({"event": frame.event, "id": frame.id, "data": frame.data}))
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        elif frame.event == "event":
+            data = frame.data
+            line = f"{_short_time(data['created_at'])} {data['status']} / {data['stage']}"
+            console.print(escape(line + (f": {data['message']}" if data.get("message") else "")))
+        elif frame.event == "trial":
+            score = frame.data.get("mean_score")
+            shown = f"{score:.4f}" if score is not None else frame.data["state"]
+            console.print(escape(f"trial {frame.data['number']}: {shown} {frame.data['params']}"))
+        elif frame.event == "log":
+            for text in frame.data["lines"]:
+                console.print(escape(text), style="dim", highlight=False)
     return EXIT_OK
 
 
@@ -376,41 +399,31 @@ def watch(
         console=console,
         transient=False,
     )
-    deadline = None if timeout is None else time.monotonic() + timeout
     last_stage: tuple[str, str] | None = None
+    job: dict[str, Any] = {"status": "pending"}
     with progress:
         task = progress.add_task("queued", total=100.0, status="pending")
-        while True:
-            try:
-                job = client.status(job_id)
-            except httpx.TransportError as exc:
-                # A restarting server (or a blip) is not the job's end: keep watching a job
-                # that was seen once; a server never reached is an error at once.
-                if last_stage is None or (deadline is not None and time.monotonic() >= deadline):
-                    raise
-                progress.console.print(escape(f"cannot reach the server ({exc}); retrying"))
-                time.sleep(max(interval, 1.0))
-                continue
-            stage = (job["status"], job["stage"])
-            if stage != last_stage:
-                line = f"{_short_time(job['updated_at'])} {job['status']} / {job['stage']}"
-                progress.console.print(
-                    escape(line + (f": {job['message']}" if job.get("message") else ""))
+        try:
+            # The job's event stream (a dropped connection resumes where it stopped), or
+            # polling every ``interval`` against an older server.
+            for job in client.updates(job_id, timeout=timeout, poll_interval=interval):
+                stage = (job["status"], job["stage"])
+                if stage != last_stage:
+                    line = f"{_short_time(job['updated_at'])} {job['status']} / {job['stage']}"
+                    progress.console.print(
+                        escape(line + (f": {job['message']}" if job.get("message") else ""))
+                    )
+                    last_stage = stage
+                progress.update(
+                    task,
+                    completed=float(job["progress"]),
+                    description=job["stage"] + _eta_text(job.get("eta_seconds")),
+                    status=job["status"],
                 )
-                last_stage = stage
-            progress.update(
-                task,
-                completed=float(job["progress"]),
-                description=job["stage"] + _eta_text(job.get("eta_seconds")),
-                status=job["status"],
-            )
-            if job["status"] in TERMINAL_STATUSES:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                progress.stop()
-                console.print(f"[yellow]job {job_id} is still {job['status']} after {timeout}s[/]")
-                return EXIT_TIMEOUT
-            time.sleep(interval)
+        except TimeoutError:
+            progress.stop()
+            console.print(f"[yellow]job {job_id} is still {job['status']} after {timeout}s[/]")
+            return EXIT_TIMEOUT
     if job.get("metrics"):
         console.print(metrics_table(job["metrics"]))
     if job.get("best_hyperparameters"):
@@ -540,7 +553,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("events", "list a job's status and stage transitions", cmd_events),
         ("trials", "list a job's hyperparameter-search trials", cmd_trials),
     ):
-        command(name, help_text, handler).add_argument("job_id")
+        job_command = command(name, help_text, handler)
+        job_command.add_argument("job_id")
+        if name == "events":
+            job_command.add_argument(
+                "--follow",
+                "-f",
+                action="store_true",
+                help="stream events, trials and log lines as they happen, until the job ends",
+            )
 
     listing = command("list", "list jobs, newest first, as a table", cmd_list)
     listing.add_argument("--status", choices=sorted(STATUS_STYLE))

@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn
 
 import httpx
+
+from trainyard_client.sse import StreamEvent, parse
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -132,6 +134,89 @@ class TrainyardClient:
             "GET", f"/v1/training-jobs/{job_id}/logs", params=params, headers={"Accept": "*/*"}
         ).text
 
+    def stream(
+        self,
+        job_id: str | uuid.UUID | None = None,
+        *,
+        last_event_id: str | None = None,
+        reconnect: bool = True,
+        read_timeout: float | None = None,
+        **filters: str,
+    ) -> Iterator[StreamEvent]:
+        """Server-sent events of one job (ending after its terminal status) or, without
+        ``job_id``, of all the tenant's jobs (``filters``: status, model_name,
+        experiment_name; it never ends). A dropped connection is resumed from the last id
+        received, so nothing is lost or repeated. An older server without streams raises
+        ``TrainyardAPIError`` (404) before the first frame; ``read_timeout``: ``TimeoutError``
+        when nothing (not even a heartbeat) comes for that long."""
+        path = f"/v1/training-jobs/{job_id}/stream" if job_id else "/v1/training-jobs/stream"
+        params = {k: v for k, v in filters.items() if v is not None}
+        received = False
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last_event_id:
+                headers["Last-Event-ID"] = last_event_id
+            try:
+                with self._http.stream(
+                    "GET",
+                    path,
+                    params=params,
+                    headers=headers,
+                    timeout=httpx.Timeout(30, read=None),
+                ) as response:
+                    if response.is_error:
+                        response.read()
+                        self._raise_for(response)
+                    for frame in parse(response.iter_lines()):
+                        received = True
+                        last_event_id = frame.id or last_event_id
+                        yield frame
+                return  # the server ended the stream: the job finished
+            except httpx.ReadTimeout:
+                if read_timeout is None:
+                    raise
+                raise TimeoutError(f"nothing from the stream for {read_timeout}s") from None
+            except httpx.TransportError:
+                if not (reconnect and received):
+                    raise
+                time.sleep(0.5)
+
+    def updates(
+        self, job_id: str | uuid.UUID, *, timeout: float | None = None, poll_interval: float = 0.5
+    ) -> Iterator[JSONDict]:
+        """The job's status each time it changes, until it ends: from its event stream, or
+        by polling an older server that has none. ``TimeoutError`` after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            if deadline is None:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"job {job_id} did not end within {timeout}s")
+            return remaining
+
+        try:
+            for frame in self.stream(job_id, read_timeout=left()):
+                if frame.event == "status":
+                    yield frame.data
+                    left()
+            return
+        except TrainyardAPIError as exc:
+            if exc.status_code not in (404, 405) or exc.problem.get("type", "").endswith(
+                ":not-found"
+            ):
+                raise
+        except TimeoutError:
+            raise TimeoutError(f"job {job_id} did not end within {timeout}s") from None
+        while True:
+            job = self.status(job_id)
+            yield job
+            if job["status"] in TERMINAL_STATUSES:
+                return
+            left()
+            time.sleep(poll_interval)
+
     def wait(
         self,
         job_id: str | uuid.UUID,
@@ -140,8 +225,25 @@ class TrainyardClient:
         poll_interval: float = 0.5,
         on_update: Callable[[JSONDict], None] | None = None,
     ) -> JSONDict:
-        """Poll until the job ends (or ``timeout`` seconds pass: ``TimeoutError``)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Follow the job until it ends and return its last status (``TimeoutError`` after
+        ``timeout`` seconds); ``on_update`` sees every status on the way."""
+        job: JSONDict | None = None
+        for job in self.updates(job_id, timeout=timeout, poll_interval=poll_interval):
+            if on_update is not None:
+                on_update(job)
+        if job is None or job["status"] not in TERMINAL_STATUSES:
+            return self.poll(job_id, poll_interval=poll_interval, on_update=on_update)
+        return job
+
+    def poll(
+        self,
+        job_id: str | uuid.UUID,
+        *,
+        deadline: float | None = None,
+        poll_interval: float = 0.5,
+        on_update: Callable[[JSONDict], None] | None = None,
+    ) -> JSONDict:
+        """Poll the status until the job ends (or ``deadline``, a monotonic time, passes)."""
         while True:
             job = self.status(job_id)
             if on_update is not None:
@@ -149,7 +251,7 @@ class TrainyardClient:
             if job["status"] in TERMINAL_STATUSES:
                 return job
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {job_id} is still {job['status']} after {timeout}s")
+                raise TimeoutError(f"job {job_id} is still {job['status']}")
             time.sleep(poll_interval)
 
     def download_model(self, job_id: str | uuid.UUID, destination: Path | BinaryIO) -> int:

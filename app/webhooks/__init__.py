@@ -1,0 +1,1 @@
+"""Webhooks: signed HTTP callbacks on job events, delivered from a durable outbox."""
