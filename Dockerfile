@@ -24,6 +24,10 @@ COPY migrations ./migrations
 
 # -- runtime: slim, no compilers, not root ---------------------------------------------------
 FROM python:${PYTHON_VERSION}-slim AS runtime
+# LightGBM and XGBoost link OpenMP's runtime, which the slim image leaves out.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 trainyard \
  && useradd --system --uid 10001 --gid trainyard --home-dir /var/lib/trainyard \
       --shell /usr/sbin/nologin trainyard \
