@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 from app.trainer.artifacts import load_model
-from tests.conftest import job_request, make_settings, wait_for_job
+from tests.fixtures.app import make_settings
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 def mixed_frame(rows: int = 300) -> pd.DataFrame:
@@ -272,20 +272,13 @@ def test_preprocessing_section_is_honoured(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def custom_client(database_url: str, tmp_path: Path, data_root: Path) -> Iterator[TestClient]:
     settings = make_settings(
         database_url,
         tmp_path,
         data_root,
-        data_layer_client="tests.clients.custom_client:build",
+        data_layer_client="tests.integrations.data_layer.custom_client:build",
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
@@ -312,7 +305,7 @@ def web_server(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     import http.server
     import threading
 
-    from tests.clients.test_data_layer import _Handler
+    from tests.integrations.data_layer.test_data_layer import _Handler
 
     directory = tmp_path / "web"
     directory.mkdir()

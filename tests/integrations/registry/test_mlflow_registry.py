@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 
 from app.config import Settings
-from tests.conftest import job_request, wait_for_job
-from tests.registry.conftest import MlflowStore
+from tests.fixtures.jobs import job_request, wait_for_job
+from tests.integrations.registry.conftest import MlflowStore
 
 
 def submit(client: TestClient, **overrides: Any) -> dict[str, Any]:

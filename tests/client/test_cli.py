@@ -14,8 +14,8 @@ import httpx
 import pytest
 from trainyard_client import TrainyardAPIError, TrainyardClient
 
-from tests.conftest import ROOT
-from tests.tools.conftest import LiveServer
+from tests.fixtures import ROOT
+from tests.fixtures.servers import LiveServer
 
 pytestmark = pytest.mark.slow
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -1,4 +1,5 @@
-"""API keys and tenants, and the caps that keep one caller from exhausting the machine."""
+"""API keys and tenants: every route but health needs a key, and a tenant sees only its own
+jobs and uploads; and the request body limit."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from app.core.auth import hash_key
 from app.main import create_app
-from tests.conftest import job_request, make_settings, wait_for_job
+from tests.fixtures.app import make_settings
+from tests.fixtures.jobs import job_request, wait_for_job
 
 KEY_A, KEY_B = "key-of-team-a", "key-of-team-b"
 
@@ -48,7 +50,7 @@ def test_a_tenant_cannot_reach_another_tenants_job(keyed: TestClient) -> None:
     job_id = keyed.post("/v1/training-jobs", json=job_request(), headers=bearer(KEY_A)).json()[
         "job_id"
     ]
-    done = wait_for_job_as(keyed, job_id, KEY_A)
+    done = wait_for_job(keyed, job_id, headers=bearer(KEY_A))
     assert done["status"] == "completed"
     for method, path in [
         ("GET", f"/v1/training-jobs/{job_id}"),
@@ -86,92 +88,11 @@ def test_a_tenant_cannot_reach_another_tenants_job(keyed: TestClient) -> None:
     assert first != second
 
 
-def wait_for_job_as(client: TestClient, job_id: str, key: str) -> dict[str, object]:
-    client.headers.update(bearer(key))
-    try:
-        return wait_for_job(client, job_id)
-    finally:
-        del client.headers["Authorization"]
-
-
 def test_a_body_over_the_limit_is_a_413(client: TestClient) -> None:
     big = job_request(tags={f"t{i}": "x" * 30_000 for i in range(40)})
     response = client.post("/v1/training-jobs", json=big)
     assert response.status_code == 413
     assert "TRAINYARD_MAX_REQUEST_BYTES" in response.json()["detail"]
-
-
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        (
-            {
-                "algorithm_config": {
-                    "name": "RandomForestClassifier",
-                    "parameters": {"n_estimators": 10**6},
-                }
-            },
-            "algorithm_config.parameters.n_estimators",
-        ),
-        (
-            {
-                "algorithm_config": {"name": "LogisticRegression"},
-                "hyperparameter_tuning_config": {
-                    "strategy": "random",
-                    "search_space": {"max_iter": {"type": "int", "low": 10, "high": 10**9}},
-                },
-            },
-            "hyperparameter_tuning_config.search_space.max_iter",
-        ),
-        (
-            {
-                "algorithm_config": {
-                    "name": "KNeighborsClassifier",
-                    "parameters": {"metric": "os.system"},
-                }
-            },
-            "algorithm_config.parameters.metric",
-        ),
-        (
-            {"algorithm_config": {"name": "SVC", "parameters": {"kernel": "subprocess:run"}}},
-            "algorithm_config.parameters.kernel",
-        ),
-        (
-            {"resource_config": {"max_runtime_seconds": 10**7}},
-            "resource_config.max_runtime_seconds",
-        ),
-    ],
-)
-def test_absurd_work_and_executable_input_are_refused(
-    client: TestClient, overrides: dict[str, object], field: str
-) -> None:
-    response = client.post("/v1/training-jobs", json=job_request(**overrides))
-    assert response.status_code == 422, response.text
-    assert field in {e["field"] for e in response.json()["errors"]}
-
-
-def test_too_many_pending_jobs_is_a_429_with_retry_after(
-    database_url: str, tmp_path: Path, data_root: Path
-) -> None:
-    settings = make_settings(
-        database_url, tmp_path, data_root, max_pending_jobs_per_tenant=2, max_concurrent_jobs=1
-    )
-    with TestClient(create_app(settings)) as client:
-        from tests.execution.helpers import DIGITS, ENDLESS_FIT
-
-        running = client.post(
-            "/v1/training-jobs",
-            json=job_request(data_source_config=DIGITS, algorithm_config=ENDLESS_FIT),
-        ).json()["job_id"]
-        wait_for_job(client, running, statuses={"running"})
-        for _ in range(2):
-            assert client.post("/v1/training-jobs", json=job_request()).status_code == 202
-        refused = client.post("/v1/training-jobs", json=job_request())
-        assert refused.status_code == 429
-        assert int(refused.headers["retry-after"]) >= 1
-        assert "TRAINYARD_MAX_PENDING_JOBS_PER_TENANT" in refused.json()["detail"]
-        client.post(f"/v1/training-jobs/{running}/cancel")
-        wait_for_job(client, running)
 
 
 def test_uploads_belong_to_their_tenant(keyed: TestClient) -> None:

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import make_settings
-from tests.execution.helpers import Server, settings_env
+from tests.fixtures.app import make_settings
+from tests.fixtures.servers import LiveServer, settings_env
 
 CHECKS = ",".join(
     [
@@ -28,7 +28,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
     database = tmp_path / "fuzz.db"
     shutil.copy(sqlite_template, database)
     settings = make_settings(f"sqlite:///{database}", tmp_path, data_root, max_concurrent_jobs=1)
-    server = Server(settings_env(settings), tmp_path / "server.log").start()
+    server = LiveServer(settings_env(settings), tmp_path / "server.log").start()
     try:
         result = subprocess.run(
             [

@@ -9,8 +9,8 @@ import subprocess
 import httpx
 import pytest
 
-from tests.conftest import ROOT
-from tests.tools.conftest import LiveServer
+from tests.fixtures import ROOT
+from tests.fixtures.servers import LiveServer
 
 pytestmark = pytest.mark.slow
 EXAMPLES = ROOT / "examples"

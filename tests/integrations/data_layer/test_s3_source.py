@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,15 @@ from fastapi.testclient import TestClient
 from sklearn.datasets import load_wine
 
 from app.main import create_app
-from tests.conftest import job_request, make_settings, wait_for_job
+from tests.fixtures.app import make_settings
+from tests.fixtures.jobs import job_request, wait_for_job
+from tests.fixtures.network import free_port
 
 pytest.importorskip("s3fs", reason="s3:// needs the s3 extra (s3fs)")
 moto_server = pytest.importorskip("moto.server", reason="needs moto[server] (a dev dependency)")
 
 BUCKET = "training-data"
 CREDENTIALS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from tests.conftest import job_request, wait_for_job
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 def test_grid_over_svc_records_six_trials_and_refits_the_best(client: TestClient) -> None:

@@ -16,7 +16,8 @@ from app.config import Settings
 from app.main import create_app
 from app.predictions.cache import ModelCache, model_path
 from app.trainer.artifacts import load_model
-from tests.conftest import job_request, make_settings, wait_for_job
+from tests.fixtures.app import make_settings
+from tests.fixtures.jobs import job_request, wait_for_job
 
 IRIS_ROWS = [
     {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4,

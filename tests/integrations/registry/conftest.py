@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.integrations.registry.mlflow import MlflowRegistryClient
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.fixtures.app import make_settings
 
 
 @dataclass(frozen=True)

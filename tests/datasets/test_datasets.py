@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 
 from app.main import create_app
-from tests.conftest import job_request, make_settings, wait_for_job
+from tests.fixtures.app import make_settings
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 def iris_csv() -> bytes:

@@ -9,7 +9,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.conftest import job_request
+from tests.fixtures.jobs import job_request
 
 
 def test_dry_run_resolves_and_profiles_without_creating_a_job(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import job_request, wait_for_job
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 def parquet_bytes() -> bytes:

@@ -307,7 +307,9 @@ def test_http_fetch_from_a_listed_loopback_server(root: Path, web_root: tuple[Pa
 
 
 def test_a_client_by_import_path(root: Path) -> None:
-    settings = Settings(data_roots=[root], data_layer_client="tests.clients.custom_client:build")
+    settings = Settings(
+        data_roots=[root], data_layer_client="tests.integrations.data_layer.custom_client:build"
+    )
     client = build_data_client(settings)
     assert type(client).__name__ == "MoonsClient"
     assert len(client.fetch(source("moons://50")).frame) == 50
@@ -317,7 +319,8 @@ def test_a_client_by_import_path(root: Path) -> None:
     with pytest.raises(ValueError, match="not a DataLayerClientInterface"):
         build_data_client(
             Settings(
-                data_roots=[root], data_layer_client="tests.clients.custom_client:not_a_client"
+                data_roots=[root],
+                data_layer_client="tests.integrations.data_layer.custom_client:not_a_client",
             )
         )
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES, ROOT
-from tests.tools.conftest import LiveServer
+from tests.fixtures import REQUIRE_SERVICES, ROOT
+from tests.fixtures.servers import LiveServer
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "test-artifacts"

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from app.config import Settings
 from app.trainer.artifacts import load_model
-from tests.conftest import job_request, wait_for_job
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 def submit(client: TestClient, **overrides: object) -> dict[str, object]:
