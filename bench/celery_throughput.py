@@ -31,8 +31,8 @@ from app.config import Settings  # noqa: E402
 from app.jobs.models import TrainingJob  # noqa: E402
 from app.schemas import TrainingJobRequest  # noqa: E402
 from app.service import MLModelTrainingService  # noqa: E402
-from tests.conftest import alembic_upgrade  # noqa: E402
 from tests.execution.celery_workers import flush_redis, start_workers  # noqa: E402
+from tests.fixtures.database import alembic_upgrade  # noqa: E402
 
 SMALL_JOB = {
     "model_name": "bench",

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from tests.conftest import alembic_upgrade, truncate_postgres  # noqa: E402
-from tests.tools.conftest import free_port  # noqa: E402
+from tests.fixtures.network import free_port  # noqa: E402
 
 QUERIES = [0]
 LONG_JOB = {

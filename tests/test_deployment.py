@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.execution.celery_app import TASK_NAME
 from app.main import create_app
-from tests.conftest import alembic_upgrade
+from tests.fixtures.database import alembic_upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

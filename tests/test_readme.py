@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
-from tests.execution.helpers import ROOT, Server, settings_env, wait_status
+from tests.fixtures import ROOT
+from tests.fixtures.jobs import wait_for_job
+from tests.fixtures.servers import LiveServer, settings_env
 
 
 def walkthrough() -> str:
@@ -21,7 +23,7 @@ def walkthrough() -> str:
 
 
 def test_readme_walkthrough_runs_as_written(settings: Settings, tmp_path: Path) -> None:
-    server = Server(settings_env(settings), tmp_path / "server.log").start()
+    server = LiveServer(settings_env(settings), tmp_path / "server.log").start()
     try:
         script = walkthrough().replace("http://127.0.0.1:8000", server.url)
         script = script.replace("/tmp/job.json", str(tmp_path / "job.json"))
@@ -37,7 +39,7 @@ def test_readme_walkthrough_runs_as_written(settings: Settings, tmp_path: Path) 
         assert '"status":"completed"' in done.stdout
         assert '"stage":"storing_artifacts"' in done.stdout  # the events call
         with httpx.Client(base_url=server.url) as http:
-            job = wait_status(http, job_id, {"completed", "failed"})
+            job = wait_for_job(http, job_id, statuses={"completed", "failed"})
         assert job["status"] == "completed", job
         assert job["metrics"]["validation_accuracy"] > 0.9
         assert job["experiment_name"] == "iris"

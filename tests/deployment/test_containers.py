@@ -26,7 +26,8 @@ import httpx
 import pytest
 
 from app.trainer.artifacts import load_model
-from tests.conftest import REQUIRE_SERVICES, ROOT, TERMINAL
+from tests.fixtures import REQUIRE_SERVICES, ROOT
+from tests.fixtures.jobs import TERMINAL
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow, pytest.mark.timeout(1500)]
 

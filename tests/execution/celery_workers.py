@@ -51,7 +51,7 @@ def redis_or_skip() -> str:
     """The test Redis URL, flushed; skip without Redis, fail in CI (REQUIRE_SERVICES)."""
     import pytest
 
-    from tests.conftest import REQUIRE_SERVICES
+    from tests.fixtures import REQUIRE_SERVICES
 
     problem = redis_problem()
     if problem is not None:

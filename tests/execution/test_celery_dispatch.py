@@ -29,8 +29,8 @@ from app.execution.local import LocalExecutor
 from app.jobs.repository import JobRepository
 from app.main import create_app
 from app.service import MLModelTrainingService
-from tests.conftest import job_request
 from tests.execution.celery_workers import ROOT, flush_redis, redis_or_skip, worker_environment
+from tests.fixtures.jobs import job_request
 
 
 @pytest.fixture

@@ -20,12 +20,6 @@ from app.jobs.lifecycle import JobStage, JobStatus
 from app.jobs.models import JobEvent, TrainingJob
 from app.jobs.repository import JobRepository
 from app.main import create_app
-from tests.conftest import (
-    job_request,
-    make_settings,
-    truncate_postgres,
-    wait_for_job,
-)
 from tests.execution.celery_workers import (
     Worker,
     attempt_processes,
@@ -37,6 +31,9 @@ from tests.execution.celery_workers import (
     start_workers,
     wait_until_gone,
 )
+from tests.fixtures.app import make_settings
+from tests.fixtures.database import truncate_postgres
+from tests.fixtures.jobs import job_request, wait_for_job
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

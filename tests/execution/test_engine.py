@@ -16,21 +16,10 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import job_request, make_settings, wait_for_job
-from tests.execution.helpers import (
-    DIGITS,
-    ENDLESS_FIT,
-    Server,
-    attempt_pgid,
-    group_members,
-    settings_env,
-    wait_gone,
-    wait_status,
-)
-
-
-def endless_job(**overrides: object) -> dict[str, object]:
-    return job_request(data_source_config=DIGITS, algorithm_config=ENDLESS_FIT, **overrides)
+from tests.execution.helpers import attempt_pgid, group_members, wait_gone
+from tests.fixtures.app import make_settings
+from tests.fixtures.jobs import DIGITS, endless_job, job_request, wait_for_job
+from tests.fixtures.servers import LiveServer, settings_env
 
 
 def test_cancel_a_running_fit_stops_its_whole_process_group(
@@ -274,7 +263,7 @@ def test_server_killed_mid_job_is_requeued_and_completes_after_restart(
 ) -> None:
     env = settings_env(settings)
     log = tmp_path / "server.log"
-    server = Server(env, log).start()
+    server = LiveServer(env, log).start()
     try:
         with server.client() as http:
             job_id = http.post(
@@ -287,7 +276,7 @@ def test_server_killed_mid_job_is_requeued_and_completes_after_restart(
                     },
                 ),
             ).json()["job_id"]
-            wait_status(http, job_id, {"running"})
+            wait_for_job(http, job_id, statuses={"running"})
             pgid = attempt_pgid(settings.database_url, job_id, 1)
             members = group_members(pgid)
         assert server.process is not None
@@ -295,10 +284,10 @@ def test_server_killed_mid_job_is_requeued_and_completes_after_restart(
         server.process.wait()
         # Without its server the attempt must not train on alone.
         assert wait_gone(members, timeout=5) == []
-        restarted = Server(env, log).start()
+        restarted = LiveServer(env, log).start()
         try:
             with restarted.client() as http:
-                done = wait_status(http, job_id, {"completed", "failed"}, timeout=180)
+                done = wait_for_job(http, job_id, statuses={"completed", "failed"}, timeout=180)
                 assert done["status"] == "completed", done
                 assert done["attempt"] == 2
                 events = http.get(f"/v1/training-jobs/{job_id}/events").json()
@@ -315,24 +304,27 @@ def test_sigterm_gives_running_jobs_back_and_loses_nothing(
 ) -> None:
     env = settings_env(settings)
     log = tmp_path / "server.log"
-    server = Server(env, log).start()
+    server = LiveServer(env, log).start()
     with server.client() as http:
         job_id = http.post("/v1/training-jobs", json=endless_job()).json()["job_id"]
-        wait_status(http, job_id, {"running"})
+        wait_for_job(http, job_id, statuses={"running"})
         pgid = attempt_pgid(settings.database_url, job_id, 1)
     assert server.process is not None
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal
     assert group_members(pgid) == []
-    restarted = Server(env, log).start()
+    restarted = LiveServer(env, log).start()
     try:
         with restarted.client() as http:
             events = http.get(f"/v1/training-jobs/{job_id}/events").json()
             assert any("server shut down" in (e["message"] or "") for e in events)
-            body = wait_status(http, job_id, {"running"})
+            body = wait_for_job(http, job_id, statuses={"running"})
             assert body["attempt"] == 2
             http.post(f"/v1/training-jobs/{job_id}/cancel")
-            assert wait_status(http, job_id, {"cancelled"}, timeout=10)["status"] == "cancelled"
+            assert (
+                wait_for_job(http, job_id, statuses={"cancelled"}, timeout=10)["status"]
+                == "cancelled"
+            )
     finally:
         restarted.stop()
 

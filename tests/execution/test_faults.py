@@ -19,15 +19,12 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import (
-    REQUIRE_SERVICES,
-    alembic_upgrade,
-    job_request,
-    make_settings,
-    wait_for_job,
-)
 from tests.execution.celery_workers import redis_counts, start_workers
-from tests.execution.helpers import free_port
+from tests.fixtures import REQUIRE_SERVICES
+from tests.fixtures.app import make_settings
+from tests.fixtures.database import alembic_upgrade
+from tests.fixtures.jobs import job_request, wait_for_job
+from tests.fixtures.network import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
 
@@ -168,7 +165,7 @@ def test_jobs_recover_when_postgresql_restarts_mid_job(
 def test_no_job_is_lost_when_redis_restarts_with_jobs_queued(
     postgres_database: str, tmp_path: Path, data_root: Path
 ) -> None:
-    from tests.conftest import truncate_postgres
+    from tests.fixtures.database import truncate_postgres
 
     truncate_postgres(postgres_database)
     redis = PrivateRedis(tmp_path)

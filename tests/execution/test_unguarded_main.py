@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from app.config import Settings
-from tests.conftest import ROOT
+from tests.fixtures import ROOT
 
 SCRIPT = """
 import asyncio

@@ -14,7 +14,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
-from tests.tools.conftest import free_port
+from tests.fixtures.network import free_port
 
 
 @contextmanager

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import job_request
 from tests.execution import test_celery_executor as celery_tests
 from tests.execution.celery_workers import Worker
+from tests.fixtures.jobs import job_request
 from tests.streams.conftest import serve
 from tests.streams.test_streams import SEARCH, polled_events, read_stream, same_events
 

@@ -9,7 +9,7 @@ import httpx
 from trainyard_client import TrainyardClient
 from trainyard_client.sse import StreamEvent, parse
 
-from tests.conftest import job_request, wait_for_job
+from tests.fixtures.jobs import job_request, wait_for_job
 
 SEARCH = {
     "strategy": "random",

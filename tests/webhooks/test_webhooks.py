@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import job_request, wait_for_job
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 class Receiver:
