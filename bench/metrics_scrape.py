@@ -1,6 +1,6 @@
 """How long a /metrics scrape spends reading job statistics from the database.
 
-Fills a fresh database with N finished and waiting jobs, then times ``app.jobs.stats.collect``
+Fills a fresh database with N finished and waiting jobs, then times ``JobRepository.statistics``
 (the query work of one scrape) and the Prometheus rendering, best of R runs.
 
     .venv/bin/python bench/metrics_scrape.py --jobs 10000 100000
@@ -23,9 +23,9 @@ from alembic.config import Config
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from app.core.db import create_db_engine, make_session_factory
+from app.core.db import create_db_engine
 from app.jobs.models import TrainingJob
-from app.jobs.stats import collect
+from app.jobs.repository import JobRepository
 from app.operations.metrics import HttpMetrics, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,12 +115,12 @@ def main() -> None:
                 migrate(url)
                 fill(url, count)
                 engine = create_db_engine(url)
-                factory = make_session_factory(engine)
+                repository = JobRepository(engine)
                 http = HttpMetrics()
                 collect_times, render_times = [], []
                 for _ in range(args.repeat):
                     began = time.perf_counter()
-                    stats = collect(engine, factory)
+                    stats = repository.statistics()
                     collect_times.append(time.perf_counter() - began)
                     began = time.perf_counter()
                     body = render(http, stats)
