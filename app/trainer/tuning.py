@@ -19,17 +19,21 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, ParameterGrid, StratifiedKFold
 
-from app.trainer.algorithms import CLASSIFICATION, AlgorithmInfo, build_estimator
-from app.trainer.errors import SpecError, TrainingError
+from app.trainer.algorithms import CLASSIFICATION
+from app.trainer.errors import TrainingError
 from app.trainer.fitting import fit_pipeline
+from app.trainer.search_space import FIELD as FIELD
+from app.trainer.search_space import HALVING_FACTOR as HALVING_FACTOR
+from app.trainer.search_space import check_search as check_search
+from app.trainer.search_space import choices as _choices
+from app.trainer.search_space import is_distribution as is_distribution
+from app.trainer.search_space import objective_of as objective_of
+from app.trainer.search_space import planned_trials as planned_trials
 
 TrialCallback = Callable[[dict[str, Any]], None]
-FIELD = "hyperparameter_tuning_config"
-HALVING_FACTOR = 3
-DEFAULT_OBJECTIVE = {CLASSIFICATION: "accuracy", "regression": "r2"}
 
 
 @dataclass
@@ -44,90 +48,6 @@ class SearchOutcome:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def is_distribution(dimension: Any) -> bool:
-    return isinstance(dimension, dict) and "type" in dimension
-
-
-def objective_of(tuning: dict[str, Any], task: str) -> str:
-    name: str = tuning.get("objective_metric") or DEFAULT_OBJECTIVE[task]
-    return name
-
-
-def planned_trials(tuning: dict[str, Any]) -> int:
-    """How many candidates the search will evaluate (halving counts each round)."""
-    space = tuning["search_space"]
-    strategy = tuning["strategy"]
-    if strategy == "grid" or (
-        strategy == "halving" and not any(is_distribution(d) for d in space.values())
-    ):
-        candidates = math.prod(len(_choices(d)) for d in space.values())
-    else:
-        candidates = int(tuning["max_trials"])
-    if strategy != "halving":
-        return candidates
-    total, remaining = 0, candidates
-    while True:
-        total += remaining
-        if remaining <= 1:
-            return total
-        remaining = math.ceil(remaining / HALVING_FACTOR)
-
-
-def _choices(dimension: Any) -> list[Any]:
-    if isinstance(dimension, list):
-        return dimension
-    if dimension["type"] == "categorical":
-        return list(dimension["choices"])
-    raise TypeError("a range has no finite list of choices")
-
-
-def check_search(tuning: dict[str, Any], info: AlgorithmInfo, task: str, *, max_fits: int) -> None:
-    """Submit-time checks; each failure names the offending field."""
-    strategy = tuning["strategy"]
-    space: dict[str, Any] = tuning["search_space"]
-    for name, dimension in space.items():
-        where = f"{FIELD}.search_space.{name}"
-        if name not in info.defaults:
-            raise SpecError(where, f"{info.name} has no parameter {name!r}")
-        if name == "n_jobs":
-            raise SpecError(where, "n_jobs is set by resource_config, not searched")
-        if is_distribution(dimension) and strategy == "grid":
-            raise SpecError(
-                where,
-                "the grid strategy needs a list of values; use random, bayesian or halving "
-                "for ranges",
-            )
-        if is_distribution(dimension) and dimension["type"] in ("int", "float"):
-            probes = [dimension["low"], dimension["high"]]
-        else:
-            probes = _choices(dimension)
-        for value in probes:
-            try:
-                build_estimator(info, {name: value}, field=f"{FIELD}.search_space")
-            except SpecError as exc:
-                raise SpecError(where, exc.message) from None
-    objective = objective_of(tuning, task)
-    if objective not in get_scorer_names():
-        raise SpecError(
-            f"{FIELD}.objective_metric",
-            f"unknown scorer {objective!r}; use a scikit-learn scorer name such as "
-            f"{DEFAULT_OBJECTIVE[task]!r}",
-        )
-    if tuning.get("direction") == "minimize":
-        raise SpecError(
-            f"{FIELD}.direction",
-            f"scikit-learn scorers are maximised ({objective!r} included; losses are negated, "
-            "as in 'neg_root_mean_squared_error'); leave direction out or use maximize",
-        )
-    fits = planned_trials(tuning) * int(tuning["cv_folds"])
-    if fits > max_fits:
-        raise SpecError(
-            f"{FIELD}.search_space" if strategy == "grid" else f"{FIELD}.max_trials",
-            f"the search needs {planned_trials(tuning)} candidates x {tuning['cv_folds']} folds "
-            f"= {fits} fits, over the limit of {max_fits} (TRAINYARD_MAX_SEARCH_FITS)",
-        )
 
 
 def _splitter(task: str, folds: int, seed: int) -> Any:

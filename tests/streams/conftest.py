@@ -33,8 +33,14 @@ def serve(settings: Settings) -> Iterator[str]:
     try:
         yield url
     finally:
+        # A stream still open (a test that failed mid-read) would hold a graceful shutdown
+        # forever, and the server, its executor and its webhook sender would outlive the test.
         server.should_exit = True
-        thread.join(30)
+        thread.join(5)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(25)
+        assert not thread.is_alive(), "the test server did not stop"
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The one home of job state: every query and write on ``training_job``, ``job_event``, ``trial``.
 
 Services decide, executors run; both persist through here. A status or stage change and its
-event row are one call and one transaction (``_change``), so no change goes unrecorded.
+event row are one call and one transaction (``changes.change``), so no change goes unrecorded.
 
 A claim bumps ``attempt``; that number is the fencing token. Every later write of the attempt
 is conditional on ``(id, attempt, status='running')``, so a write from an attempt that lost its
@@ -11,14 +11,13 @@ claim (killed, reaped, cancelled) changes nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from app.core.db import make_read_session_factory, make_session_factory, transaction
 from app.jobs import stats
@@ -34,80 +33,15 @@ from app.jobs.lifecycle import (
 )
 from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
-
-# How many next numbers a submit tries when concurrent submits of the same model take them.
-VERSION_TRIES = 200
-
-
-class ModelVersionTaken(Exception):
-    """The tenant's model already has this version."""
-
-
-class IdempotencyKeyTaken(Exception):
-    """Another job of the tenant already holds this idempotency key."""
-
-
-def _fence(job_id: uuid.UUID, attempt: int) -> Any:
-    return (
-        (TrainingJob.id == job_id)
-        & (TrainingJob.attempt == attempt)
-        & (TrainingJob.status == JobStatus.RUNNING.value)
-    )
-
-
-# PostgreSQL: a NOTIFY in the changing transaction (sent at commit) wakes every stream hub.
-FEED_CHANNEL = "trainyard_feed"
-
-
-def notify(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {FEED_CHANNEL}"))
-
-
-def _change(
-    session: Session,
-    where: Any,
-    values: dict[str, Any],
-    *,
-    message: str | None | Callable[[Any], str],
-    event: bool = True,
-) -> Any:
-    """Update the row ``where`` selects and, when ``event``, record its transition (``message``
-    may be made from the updated row), in the caller's transaction. The new state, or None."""
-    now = values.setdefault("updated_at", utcnow())
-    row = session.execute(
-        update(TrainingJob)
-        .where(where)
-        .values(**values)
-        .returning(
-            TrainingJob.id,
-            TrainingJob.status,
-            TrainingJob.stage,
-            TrainingJob.progress,
-            TrainingJob.attempt,
-            TrainingJob.max_attempts,
-            TrainingJob.cancel_requested,
-        )
-    ).first()
-    if row is not None:
-        notify(session)
-    if row is not None and event:
-        _add_event(session, row, message(row) if callable(message) else message, now)
-    return row
-
-
-def _add_event(session: Session, job: Any, message: str | None, now: datetime) -> None:
-    session.add(
-        JobEvent(
-            job_id=job.id,
-            status=job.status,
-            stage=job.stage,
-            progress=job.progress,
-            attempt=job.attempt,
-            message=message,
-            created_at=now,
-        )
-    )
+from app.jobs.repository.changes import (
+    VERSION_TRIES,
+    IdempotencyKeyTaken,
+    ModelVersionTaken,
+    add_event,
+    change,
+    fence,
+    notify,
+)
 
 
 class JobRepository:
@@ -289,7 +223,7 @@ class JobRepository:
             )
             session.add(job)
             session.flush()  # the event's foreign key needs the job row first
-            _add_event(session, job, "submitted", now)
+            add_event(session, job, "submitted", now)
             notify(session)
         return job
 
@@ -308,12 +242,12 @@ class JobRepository:
                 "message": text,
                 "completed_at": utcnow(),
             }
-            done = _change(session, pending, values, message=text)
+            done = change(session, pending, values, message=text)
             if done is None:
                 running = (TrainingJob.id == job_id) & (
                     TrainingJob.status == JobStatus.RUNNING.value
                 )
-                _change(
+                change(
                     session,
                     running,
                     {"cancel_requested": True, "message": "cancellation requested"},
@@ -354,7 +288,7 @@ class JobRepository:
                 "updated_at": now,
                 "message": None,
             }
-            claimed = _change(
+            claimed = change(
                 session,
                 where,
                 values,
@@ -396,7 +330,7 @@ class JobRepository:
         with transaction(self.factory) as session:
             row = session.execute(
                 update(TrainingJob)
-                .where(_fence(job_id, attempt))
+                .where(fence(job_id, attempt))
                 .values(**values)
                 .returning(TrainingJob.cancel_requested)
             ).first()
@@ -405,7 +339,7 @@ class JobRepository:
     def poll(self, job_id: uuid.UUID, attempt: int) -> RunState | None:
         with self.reader() as session:
             row = session.execute(
-                select(TrainingJob.cancel_requested).where(_fence(job_id, attempt))
+                select(TrainingJob.cancel_requested).where(fence(job_id, attempt))
             ).first()
         return None if row is None else RunState(bool(row.cancel_requested))
 
@@ -431,15 +365,13 @@ class JobRepository:
         if message is not None:
             values["message"] = message
         with transaction(self.factory) as session:
-            row = _change(
-                session, _fence(job_id, attempt), values, message=message, event=new_stage
-            )
+            row = change(session, fence(job_id, attempt), values, message=message, event=new_stage)
         return row is not None
 
     def add_trial(self, job_id: uuid.UUID, attempt: int, trial: dict[str, Any]) -> bool:
         """Record a finished search trial, fenced like every other write of the attempt."""
         with transaction(self.factory) as session:
-            held = _change(session, _fence(job_id, attempt), {}, message=None, event=False)
+            held = change(session, fence(job_id, attempt), {}, message=None, event=False)
             if held is None:
                 return False
             session.add(
@@ -481,7 +413,7 @@ class JobRepository:
         if error is not None:
             values["error_type"], values["error_stage"], values["error_message"] = error
         with transaction(self.factory) as session:
-            row = _change(session, _fence(job_id, attempt), values, message=message)
+            row = change(session, fence(job_id, attempt), values, message=message)
         return row is not None
 
     def requeue(
@@ -500,7 +432,7 @@ class JobRepository:
         if not count_attempt:
             values["max_attempts"] = TrainingJob.max_attempts + 1
         with transaction(self.factory) as session:
-            row = _change(session, _fence(job_id, attempt), values, message=message)
+            row = change(session, fence(job_id, attempt), values, message=message)
         return row is not None
 
     def lost(

@@ -1,0 +1,28 @@
+"""The one home of job state: every query and write on ``training_job``, ``job_event``,
+``trial``. Nothing outside this package issues SQL on those tables.
+
+Services decide, executors run; both persist through ``JobRepository``. A status or stage
+change and its event row are one call and one transaction (``changes.change``), so no change
+goes unrecorded. A claim bumps ``attempt``, the fencing token: every later write of the
+attempt is conditional on ``(id, attempt, status='running')`` (``changes.fence``).
+"""
+
+from app.jobs.filters import JobFilter
+from app.jobs.lifecycle import PendingLimitReached
+from app.jobs.repository.changes import (
+    FEED_CHANNEL,
+    VERSION_TRIES,
+    IdempotencyKeyTaken,
+    ModelVersionTaken,
+)
+from app.jobs.repository.jobs import JobRepository
+
+__all__ = [
+    "FEED_CHANNEL",
+    "VERSION_TRIES",
+    "IdempotencyKeyTaken",
+    "JobFilter",
+    "JobRepository",
+    "ModelVersionTaken",
+    "PendingLimitReached",
+]

@@ -1,0 +1,90 @@
+"""The primitives every write of the repository is made of: the fence of a running attempt,
+the change of a job row with the event of its transition, and the NOTIFY that wakes the
+stream hubs. Only ``app.jobs.repository`` uses them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session
+
+from app.jobs.lifecycle import JobStatus
+from app.jobs.models import JobEvent, TrainingJob, utcnow
+
+# How many next numbers a submit tries when concurrent submits of the same model take them.
+VERSION_TRIES = 200
+
+
+class ModelVersionTaken(Exception):
+    """The tenant's model already has this version."""
+
+
+class IdempotencyKeyTaken(Exception):
+    """Another job of the tenant already holds this idempotency key."""
+
+
+def fence(job_id: uuid.UUID, attempt: int) -> Any:
+    return (
+        (TrainingJob.id == job_id)
+        & (TrainingJob.attempt == attempt)
+        & (TrainingJob.status == JobStatus.RUNNING.value)
+    )
+
+
+# PostgreSQL: a NOTIFY in the changing transaction (sent at commit) wakes every stream hub.
+FEED_CHANNEL = "trainyard_feed"
+
+
+def notify(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {FEED_CHANNEL}"))
+
+
+def change(
+    session: Session,
+    where: Any,
+    values: dict[str, Any],
+    *,
+    message: str | None | Callable[[Any], str],
+    event: bool = True,
+) -> Any:
+    """Update the row ``where`` selects and, when ``event``, record its transition (``message``
+    may be made from the updated row), in the caller's transaction. The new state, or None."""
+    now = values.setdefault("updated_at", utcnow())
+    row = session.execute(
+        update(TrainingJob)
+        .where(where)
+        .values(**values)
+        .returning(
+            TrainingJob.id,
+            TrainingJob.status,
+            TrainingJob.stage,
+            TrainingJob.progress,
+            TrainingJob.attempt,
+            TrainingJob.max_attempts,
+            TrainingJob.cancel_requested,
+        )
+    ).first()
+    if row is not None:
+        notify(session)
+    if row is not None and event:
+        add_event(session, row, message(row) if callable(message) else message, now)
+    return row
+
+
+def add_event(session: Session, job: Any, message: str | None, now: datetime) -> None:
+    session.add(
+        JobEvent(
+            job_id=job.id,
+            status=job.status,
+            stage=job.stage,
+            progress=job.progress,
+            attempt=job.attempt,
+            message=message,
+            created_at=now,
+        )
+    )
