@@ -20,4 +20,3 @@ def test_rows_pass_in_order_and_a_late_commit_is_waited_for() -> None:
     clock.now = 1.0
     assert floor.add({2: "b"}) == ["b", "c"]
     assert floor.floor == 3
-
