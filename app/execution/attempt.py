@@ -216,6 +216,14 @@ class AttemptRunner:
             except Exception as exc:  # the trial is recorded; its child run is a courtesy
                 logger.warning("trial %s not logged to the registry: %s", trial["number"], exc)
 
+    def log_trial(self, trial: dict[str, Any]) -> None:
+        if self.registry_run is None:
+            return
+        try:
+            self.registry_run.log_trial(trial)
+        except Exception as exc:  # the trial is recorded; its child run is a courtesy
+            logger.warning("trial %s not logged to the registry: %s", trial["number"], exc)
+
     def run(self, request: TrainingJobRequest) -> None:
         tuning = request.hyperparameter_tuning_config
         self.log_trials = tuning is not None and tuning.log_trials
@@ -230,7 +238,18 @@ class AttemptRunner:
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
             data_lineage=lineage,
         )
-        result = train(spec, dataset.frame, self.on_progress, self.on_trial)
+        search = None
+        if tuning is not None:
+            from app.execution.trials import DistributedSearch
+
+            search = DistributedSearch(
+                self.repository,
+                self.job_id,
+                self.attempt,
+                self.settings,
+                log_trial=self.log_trial if self.log_trials else None,
+            )
+        result = train(spec, dataset.frame, self.on_progress, self.on_trial, search=search)
         lineage.update(result.rows)
 
         self.enter(JobStage.STORING_ARTIFACTS)

@@ -278,10 +278,15 @@ class TrainingJobList(BaseModel):
 
 
 class TrialResponse(BaseModel):
-    number: int
-    attempt: int
+    number: int = Field(
+        description="The trial's number in its search; imported (warm start) trials count "
+        "down from -1."
+    )
+    attempt: int | None = Field(
+        default=None, description="The job attempt during which it finished (None: not yet)."
+    )
     params: dict[str, Any]
-    state: Literal["complete", "pruned", "failed"]
+    state: Literal["pending", "running", "complete", "pruned", "failed"]
     mean_score: float | None = None
     std_score: float | None = None
     fold_scores: list[float] = Field(default_factory=list)
@@ -289,9 +294,29 @@ class TrialResponse(BaseModel):
         default=None, description="Training rows used (successive halving rounds)."
     )
     error: str | None = None
-    duration_seconds: float
-    started_at: datetime
-    finished_at: datetime
+    duration_seconds: float | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str | None = Field(
+        default=None, description="Where it ran or runs: the slot's host and process."
+    )
+    source: Literal["search", "warm_start"] = Field(
+        default="search", description="warm_start: imported from an earlier job."
+    )
+
+    @classmethod
+    def of(cls, row: Any) -> TrialResponse:
+        """From a finished ``trial`` row or a ``search_trial`` unit still waiting or running."""
+        if hasattr(row, "mean_score"):
+            return cls.model_validate(row, from_attributes=True)
+        return cls(
+            number=row.number,
+            params=row.params,
+            state=row.state,
+            resource=row.resource,
+            started_at=row.started_at if row.state == "running" else None,
+            worker=row.worker if row.state == "running" else None,
+        )
 
 
 class JobEventResponse(BaseModel):

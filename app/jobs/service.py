@@ -212,12 +212,10 @@ class JobService:
         ]
 
     def trials(self, job_id: uuid.UUID, *, tenant: str) -> list[TrialResponse]:
-        """The trials of the job's latest attempt, in the order they were numbered."""
-        job = self.owned_job(job_id, tenant)
-        return [
-            TrialResponse.model_validate(trial, from_attributes=True)
-            for trial in self.repository.list_trials(job_id, job.attempt)
-        ]
+        """The job's trials by number: imported (warm start, negative numbers), finished,
+        and the search's units still pending or running."""
+        self.owned_job(job_id, tenant)
+        return [TrialResponse.of(trial) for trial in self.repository.list_trials(job_id)]
 
     def logs(self, job_id: uuid.UUID, *, attempt: int | None, tenant: str) -> str:
         """The logs the training processes of a job wrote, oldest attempt first."""

@@ -155,8 +155,11 @@ def train(
     frame: pd.DataFrame,
     progress: ProgressCallback = _no_progress,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
+    search: Callable[..., Any] | None = None,
 ) -> TrainingResult:
-    """Fit ``spec`` on ``frame`` and evaluate it on a seeded holdout split."""
+    """Fit ``spec`` on ``frame`` and evaluate it on a seeded holdout split. ``search`` runs
+    a hyperparameter search instead of the in-process one (``run_search``'s signature): the
+    executor's, whose trials are units of work any worker can take."""
     task = resolve_task(spec)
     progress("preprocessing", 0.0, None)
     features = select_columns(frame, spec)
@@ -192,7 +195,7 @@ def train(
         from app.trainer.tuning import run_search
 
         progress("tuning", 0.0, None)
-        outcome = run_search(pipeline, spec, task, X_train, y_train, progress, on_trial)
+        outcome = (search or run_search)(pipeline, spec, task, X_train, y_train, progress, on_trial)
         pipeline, best, trials = outcome.pipeline, outcome.best_params, outcome.trials
         extra_metrics["cv_best_score"] = outcome.best_score
         extra_metrics.update(outcome.fit_metrics)
