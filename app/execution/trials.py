@@ -57,8 +57,11 @@ def prepared_path(artifact_root: str, job_id: uuid.UUID | str) -> Path:
     return Path(artifact_root).resolve() / str(job_id) / "search" / PREPARED_FILE
 
 
-def worker_label() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_label(owner: str = "") -> str:
+    """Where a trial ran: the slot that claimed it (the worker's name holds its host and
+    process id) and the process that trained it."""
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{owner} pid={os.getpid()}" if owner else here
 
 
 def trial_dict(row: Trial, rungs: dict[int, int]) -> dict[str, Any]:
@@ -136,7 +139,7 @@ def execute(
     with TrialLease(repository, claim, lease_seconds, on_lost):
         result = run_trial(prepared, claim.number, claim.params, claim.resource, earlier)
     clean = {**result, "params": jsonable(result["params"])}
-    return repository.trials.finish(claim, clean, worker=worker_label())
+    return repository.trials.finish(claim, clean, worker=worker_label(claim.owner))
 
 
 # -- a slot's trial, in a child process -----------------------------------------------------
@@ -228,7 +231,7 @@ class DistributedSearch:
         self.job_id = job_id
         self.attempt = attempt
         self.settings = settings
-        self.owner = f"attempt {attempt} {worker_label()}"
+        self.owner = f"attempt-{attempt}@{worker_label()}"
         self.imported = imported or []
         self.log_trial = log_trial
 

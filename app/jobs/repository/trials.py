@@ -39,6 +39,7 @@ class TrialClaim:
     params: dict[str, Any]
     rung: int
     resource: int | None
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class TrialRepository:
                 )
                 session.add(unit)
                 session.flush()
-                return TrialClaim(unit.id, job_id, number, 1, params, 0, None)
+                return TrialClaim(unit.id, job_id, number, 1, params, 0, None, owner)
         except IntegrityError:
             return None
 
@@ -269,6 +270,7 @@ class TrialRepository:
                     dict(claimed.params),
                     claimed.rung,
                     claimed.resource,
+                    owner,
                 ),
                 True,
             )
