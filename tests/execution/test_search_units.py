@@ -141,3 +141,58 @@ def test_a_small_job_behind_a_long_search_on_two_slots_is_done_within_seconds(
             cancel = client.post(f"/v1/training-jobs/{search_id}/cancel")
             assert cancel.status_code == 202
             wait_for(client, search_id, lambda s, t: s["status"] == "cancelled", 60)
+
+
+@pytest.mark.postgres
+def test_kill_9_of_a_celery_worker_mid_search_completes_on_the_other_keeping_its_trials(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.execution.celery_workers import flush_redis, redis_or_skip, start_workers
+    from tests.fixtures.database import truncate_postgres
+
+    redis_url = redis_or_skip()
+    truncate_postgres(postgres_database)
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    settings = make_settings(
+        postgres_database,
+        tmp_path,
+        data_root,
+        executor="celery",
+        celery_broker_url=redis_url,
+        celery_queue=f"search-{time.monotonic_ns()}",
+        lease_seconds=3.0,
+        reaper_interval_seconds=0.5,
+        celery_republish_after_seconds=60.0,
+    )
+    pool = start_workers(settings, tmp_path, 2)
+    try:
+        with TestClient(create_app(settings)) as api:
+            client: Any = api
+            job_id = client.post("/v1/training-jobs", json=search_request(14)).json()["job_id"]
+            seen = wait_for(
+                client,
+                job_id,
+                lambda s, t: len(finished(t)) >= 4
+                and len({x["worker"].split(" pid=")[0] for x in finished(t)}) >= 2,
+            )
+            # Trials ran on both workers; now kill the one whose attempt coordinates.
+            owner = client.get(f"/v1/training-jobs/{job_id}/events").json()[1]["message"]
+            victim = next(w for w in pool if f":{w.pid}:" in owner)
+            victim.kill()
+            done = wait_for(client, job_id, lambda s, t: s["status"] in ("completed", "failed"))
+    finally:
+        for worker in pool:
+            worker.stop()
+        flush_redis()
+    status, trials = done["status"], done["trials"]
+    assert status["status"] == "completed", status
+    assert status["attempt"] == 2
+    assert sorted(t["number"] for t in trials) == list(range(14))
+    assert len(finished(trials)) == 14
+    after = {t["number"]: t for t in trials}
+    for trial in finished(seen["trials"]):
+        assert after[trial["number"]] == trial
