@@ -229,14 +229,20 @@ class AttemptRunner:
         self.log_trials = tuning is not None and tuning.log_trials
         spec = training_spec(request, self.settings)
         self._begin_registry_run(request)
+        started = time.perf_counter()
         dataset = self.data_client.fetch(
             request.data_source_config, columns=requested_columns(request)
         )
         lineage = dataset.lineage()
+        job = self.repository.get_job(self.job_id)
+        estimate = job.estimate if job is not None else None
+        if estimate is None:
+            estimate = self._estimate(spec, dataset.frame, time.perf_counter() - started)
         self.enter(
             JobStage.PREPROCESSING,
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
             data_lineage=lineage,
+            estimate=estimate,
         )
         search = None
         if tuning is not None:
@@ -288,8 +294,38 @@ class AttemptRunner:
                 "artifacts_location": (registry_info or {}).get("model_uri") or str(directory),
                 "registry_info": registry_info,
                 "data_lineage": lineage,
+                "estimate": self._with_actual(estimate, job, result.fit_seconds),
             },
         )
+
+    def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> dict[str, Any] | None:
+        """The dry run's estimate, made once per job (a resumed attempt keeps the first)."""
+        from app.trainer.estimate import estimate_job
+
+        settings = self.settings
+        slots = settings.max_concurrent_jobs if settings.executor == "local" else 64
+        try:
+            return estimate_job(
+                spec,
+                frame,
+                slots=slots,
+                fixed_seconds=fetch_seconds + settings.estimate_overhead_seconds,
+            ).as_dict()
+        except Exception as exc:  # advice only: the job's own fit says what is wrong
+            logger.warning("no estimate: %s: %s", type(exc).__name__, exc)
+            return None
+
+    @staticmethod
+    def _with_actual(
+        estimate: dict[str, Any] | None, job: Any, fit_seconds: float
+    ) -> dict[str, Any] | None:
+        if estimate is None or job is None or job.started_at is None:
+            return estimate
+        from app.jobs.models import utcnow
+
+        total = (utcnow() - job.started_at).total_seconds()
+        actual = {"total_seconds": round(total, 3), "fit_seconds": round(fit_seconds, 3)}
+        return {**estimate, "actual": actual}
 
     def _begin_registry_run(self, request: TrainingJobRequest, *, required: bool = False) -> None:
         """Start the attempt's registry run and record its id on the job at once.

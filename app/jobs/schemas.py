@@ -247,6 +247,11 @@ class TrainingJobStatusResponse(BaseModel):
     stage: JobStage
     message: str | None = None
     progress: float = Field(ge=0, le=100)
+    estimate: JobEstimate | None = Field(
+        default=None,
+        description="The estimate made when the attempt read its data, and the actual "
+        "figures beside it once the job ended.",
+    )
     eta_seconds: float | None = Field(
         default=None,
         ge=0,
@@ -349,9 +354,28 @@ class DataProfile(BaseModel):
     )
 
 
+class JobEstimate(BaseModel):
+    """How long the job should take, from timed fits on subsamples of its data."""
+
+    fit_seconds: float = Field(description="One fit of the model on the training split.")
+    peak_memory_mb: float = Field(description="Python-visible peak of a fit, plus the data.")
+    trials: int = Field(description="Search trials (0 without a search).")
+    parallel_trials: int = Field(description="Trials run at a time.")
+    total_seconds: float = Field(description="From the job's start to its end.")
+    basis: str = Field(description="What the figures rest on.")
+    actual: dict[str, float] | None = Field(
+        default=None,
+        description="Once the job ended: total_seconds (started to completed) and "
+        "fit_seconds (fit or search, refit included) measured.",
+    )
+
+
 class ValidationReport(BaseModel):
     """The outcome of a dry run: what a job with this request would train on."""
 
+    estimate: JobEstimate | None = Field(
+        default=None, description="The time estimate; null when it could not be made."
+    )
     valid: bool
     resolved: dict[str, Any]
     data: dict[str, Any]

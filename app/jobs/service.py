@@ -7,6 +7,7 @@ seed's async API). State goes through ``JobRepository``; running work is the exe
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -43,6 +44,7 @@ from app.jobs.schemas import (
     TrainingJobRequest,
     TrainingJobStatusResponse,
     TrialResponse,
+    JobEstimate,
     ValidationReport,
 )
 from app.jobs.spec import jsonable, request_hash, requested_columns, training_spec
@@ -68,6 +70,7 @@ def to_status(job: TrainingJob) -> TrainingJobStatusResponse:
         message=job.message,
         progress=job.progress,
         eta_seconds=job.eta_seconds,
+        estimate=JobEstimate.model_validate(job.estimate) if job.estimate else None,
         metrics=job.metrics,
         best_hyperparameters=job.best_hyperparameters,
         artifacts_location=job.artifacts_location,
@@ -245,12 +248,29 @@ class JobService:
 
     # -- dry run ----------------------------------------------------------------------------
 
+    def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> JobEstimate | None:
+        from app.trainer.estimate import estimate_job
+
+        slots = self.settings.max_concurrent_jobs if self.settings.executor == "local" else 64
+        try:
+            figures = estimate_job(
+                spec,
+                frame,
+                slots=slots,
+                fixed_seconds=fetch_seconds + self.settings.estimate_overhead_seconds,
+            )
+        except Exception:  # an estimate is advice: a model that fails here fails in the job
+            logger.warning("no estimate for this dry run", exc_info=True)
+            return None
+        return JobEstimate.model_validate(figures.as_dict())
+
     def dry_run(self, request: TrainingJobRequest, *, tenant: str) -> ValidationReport:
         """Every submit check plus a real read of the data; trains nothing, creates no job."""
         from app.trainer.profile import check_data
 
         validated = self.validate(request, tenant=tenant)
         config = request.data_source_config
+        started = time.perf_counter()
         try:
             dataset = self.data_client.fetch(config, columns=requested_columns(request))
         except DataAccessError as exc:
@@ -275,7 +295,9 @@ class JobService:
             "n_jobs": spec.n_jobs,
             "max_runtime_seconds": validated.max_runtime_seconds,
         }
+        fetch_seconds = time.perf_counter() - started
         return ValidationReport(
+            estimate=self._estimate(spec, dataset.frame, fetch_seconds),
             valid=True,
             resolved=resolved,
             data=dataset.lineage(),
