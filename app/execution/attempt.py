@@ -253,6 +253,7 @@ class AttemptRunner:
                 self.job_id,
                 self.attempt,
                 self.settings,
+                imported=self._imported(tuning.warm_start_from),
                 log_trial=self.log_trial if self.log_trials else None,
             )
         result = train(spec, dataset.frame, self.on_progress, self.on_trial, search=search)
@@ -297,6 +298,26 @@ class AttemptRunner:
                 "estimate": self._with_actual(estimate, job, result.fit_seconds),
             },
         )
+
+    def _imported(self, sources: list[uuid.UUID]) -> list[dict[str, Any]]:
+        """The finished trials of the warm-start jobs (checked at submit), oldest job first."""
+        from app.jobs.models import TRIAL_FIELDS
+
+        trials: list[dict[str, Any]] = []
+        for source in sources:
+            rows = {t.number: t for t in self.repository.trials.finished(source)}
+            for row in sorted(rows.values(), key=lambda t: t.number):
+                if row.source != "search":
+                    continue
+                trials.append(
+                    {
+                        **{name: getattr(row, name) for name in TRIAL_FIELDS},
+                        "started_at": row.started_at,
+                        "finished_at": row.finished_at,
+                        "worker": f"imported from job {source}",
+                    }
+                )
+        return trials
 
     def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> dict[str, Any] | None:
         """The dry run's estimate, made once per job (a resumed attempt keeps the first)."""

@@ -105,6 +105,14 @@ class HyperparameterTuningConfig(StrictModel):
         default=False,
         description="With a model registry: log each trial as a child run of the job's run.",
     )
+    warm_start_from: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Earlier completed jobs of the same tenant whose finished trials seed this "
+        "search (same algorithm, parameter names, objective, folds and data fingerprint). "
+        "They show in /trials as source=warm_start and count toward the best, not toward "
+        "max_trials.",
+    )
 
     @field_validator("search_space")
     @classmethod

@@ -134,6 +134,7 @@ class JobService:
             if replay is not None:
                 return replay, False
         validated = self.validate(request, tenant=tenant)
+        self._check_warm_start(request, tenant)
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
             "model_name": request.model_name,
@@ -247,6 +248,25 @@ class JobService:
         return to_status(job)
 
     # -- dry run ----------------------------------------------------------------------------
+
+    def _check_warm_start(self, request: TrainingJobRequest, tenant: str) -> None:
+        tuning = request.hyperparameter_tuning_config
+        if tuning is None or not tuning.warm_start_from:
+            return
+        from app.jobs.warm_start import check_sources
+
+        def fingerprint() -> str:
+            try:
+                dataset = self.data_client.fetch(
+                    request.data_source_config, columns=requested_columns(request)
+                )
+            except DataAccessError as exc:
+                raise DataAccessError(
+                    exc.message, errors=[FieldError("data_source_config.path", exc.message)]
+                ) from None
+            return str(dataset.fingerprint)
+
+        check_sources(self.repository, request.model_dump(mode="json"), tenant, fingerprint)
 
     def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> JobEstimate | None:
         from app.trainer.estimate import estimate_job
