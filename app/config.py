@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     reaper_interval_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=2, ge=1)
     estimate_overhead_seconds: float = Field(
-        default=1.0,
+        default=0.3,
         ge=0,
         description="A job's fixed cost beyond reading its data and fitting (starting its "
         "process, storing artifacts, the registry) that the dry run's estimate adds; "

@@ -132,6 +132,8 @@ def main() -> None:
                 within += ok
                 print(f"| {name} | {estimate['total_seconds']:.1f} | {real:.1f} | {ratio:.2f} | "
                       f"{'yes' if ok else 'no'} |")
+                if not ok:
+                    print(f"<!-- {name}: {estimate['basis']} -->")
             print(f"within a factor of 2: {within} of {len(JOBS)}")
     print(f"load average at end: {os.getloadavg()}")
 

@@ -1,14 +1,15 @@
 """How long a job will take, before it runs: a few timed fits on small subsamples of the
 real data, extrapolated.
 
-1. The job's own pipeline (preprocessing and estimator) is fitted on three growing
-   subsamples of the training split (at most ``PROBE_ROWS`` rows), with ``n_estimators`` /
-   ``iterations`` cut to ``PROBE_ROUNDS`` where the estimator has them: those scale the work
-   linearly, so the time is scaled back by the ratio.
+1. The job's own pipeline (preprocessing and estimator, on one core) is fitted on three
+   growing subsamples of the training split (at most ``PROBE_ROWS`` rows), with
+   ``n_estimators`` / ``iterations`` cut to 10; one more fit at the largest size with 30
+   separates the fit's fixed cost from its cost per round, which scales to the real count.
 2. A power law ``t = a * rows^b`` is fitted to the three times (least squares in log-log,
-   ``b`` kept within ``[0.8, 2.2]``: noise on tiny fits must not make a slope absurd) and
-   evaluated at the rows each fit of the job will see: ``(k-1)/k`` of the training split per
-   fold of a search, all of it for the final fit.
+   ``b`` kept within ``SLOPE_RANGE``, or ``SUPERLINEAR_SLOPE_RANGE`` for kernel methods:
+   noise on small fits must not make a slope absurd) and evaluated at the rows each fit of
+   the job will see: ``(k-1)/k`` of the training split per fold of a search, all of it for
+   the final fit.
 3. A search costs ``trials x folds`` fits (each candidate's own ``n_estimators`` counted),
    spread over ``min(parallel_trials, slots)`` slots, plus the refit. The measured fixed parts
    (reading the data, splitting, evaluation on the holdout scaled from the probe) and the
@@ -32,10 +33,16 @@ from sklearn.base import clone
 from app.trainer.fitting import fit_pipeline
 from app.trainer.search_space import planned_trials
 
-PROBE_ROWS = 2000
-PROBE_ROUNDS = 20
+PROBE_ROWS = 3000
+# Boosting rounds / trees of the probes: two counts at the largest size separate a fit's fixed
+# cost (building the library's dataset, binning) from its cost per round.
+PROBE_ROUNDS = (10, 30)
 ROUND_PARAMETERS = ("n_estimators", "iterations", "num_boost_round")
-SLOPE_RANGE = (0.8, 2.2)
+# How a fit's time may grow with rows: kernel methods are superlinear, the rest near-linear.
+# Noise on small probes must not make a slope absurd, and extrapolation multiplies it.
+SLOPE_RANGE = (0.9, 1.4)
+SUPERLINEAR_SLOPE_RANGE = (1.3, 2.2)
+SUPERLINEAR = ("SVC", "SVR", "NuSVC", "NuSVR", "KernelRidge", "GaussianProcess")
 
 
 @dataclass
@@ -67,6 +74,18 @@ def _rounds_of(pipeline: Any) -> tuple[str | None, int]:
     return None, 1
 
 
+def _threads(pipeline: Any) -> int:
+    import os
+
+    params = pipeline.named_steps["model"].get_params(deep=False)
+    cores = os.cpu_count() or 1
+    for name in ("n_jobs", "thread_count"):
+        value = params.get(name)
+        if isinstance(value, int) and value != 0 and name in params:
+            return max(1, min(cores if value < 0 else value, cores))
+    return 1
+
+
 def _sizes(rows: int) -> list[int]:
     top = min(rows, PROBE_ROWS)
     return sorted({max(20, top // 4), max(20, top // 2), top})
@@ -81,14 +100,16 @@ def _time_fit(pipeline: Any, X: pd.DataFrame, y: pd.Series, task: str, seed: int
     return time.perf_counter() - started
 
 
-def _power_law(sizes: list[int], times: list[float]) -> tuple[float, float]:
+def _power_law(
+    sizes: list[int], times: list[float], slopes: tuple[float, float] = SLOPE_RANGE
+) -> tuple[float, float]:
     """(a, b) of t = a * n^b; with one size, b = 1."""
     if len(sizes) < 2:
         return times[0] / sizes[0], 1.0
     logs_n = np.log(np.asarray(sizes, dtype=float))
     logs_t = np.log(np.maximum(np.asarray(times, dtype=float), 1e-4))
     b, log_a = np.polyfit(logs_n, logs_t, 1)
-    b = float(min(max(b, SLOPE_RANGE[0]), SLOPE_RANGE[1]))
+    b = float(min(max(b, slopes[0]), slopes[1]))
     # Anchor at the largest probe (the most reliable time) with the clamped slope.
     a = times[-1] / sizes[-1] ** b
     return float(a), b
@@ -99,14 +120,14 @@ def _round_factors(tuning: dict[str, Any] | None, name: str | None, base: int, s
     if name is None:
         return 1.0
     if not tuning or name not in tuning["search_space"]:
-        return base / min(base, PROBE_ROUNDS)
+        return float(base)
     from app.trainer.tuning import _candidates
 
     plan = dict(tuning)
     if plan["strategy"] == "bayesian":
         plan = {**plan, "strategy": "random"}
     values = [float(c.get(name, base)) for c in _candidates(plan, seed)]
-    return float(np.mean(values)) / min(base, PROBE_ROUNDS) if values else 1.0
+    return float(np.mean(values)) if values else float(base)
 
 
 def estimate(
@@ -129,34 +150,55 @@ def estimate(
     # One core, as trials run beside each other; a thread pool's start-up would swamp the
     # small probes' times (and the refit is timed as the same single-core fit: an upper bound).
     probe = single_threaded(clone(pipeline))
-    if name is not None and base > PROBE_ROUNDS:
-        probe.named_steps["model"].set_params(**{name: PROBE_ROUNDS})
+    few, many = PROBE_ROUNDS
+    if name is not None:
+        probe.named_steps["model"].set_params(**{name: min(base, few)})
     rows = len(X_train)
     order = np.random.default_rng(seed).permutation(rows)
     sizes = _sizes(rows)
-    times = []
-    # A first fit pays for lazy imports and caches; it is not timed.
-    _time_fit(probe, X_train.iloc[order[: sizes[0]]], y_train.iloc[order[: sizes[0]]], task, seed)
+
+    def fit(size: int, model: Any) -> float:
+        subset = order[:size]
+        return _time_fit(model, X_train.iloc[subset], y_train.iloc[subset], task, seed)
+
+    fit(sizes[0], probe)  # a first fit pays for lazy imports and caches: not timed
     tracemalloc.start()
     try:
-        for size in sizes:
-            subset = order[:size]
-            times.append(_time_fit(probe, X_train.iloc[subset], y_train.iloc[subset], task, seed))
+        times = [fit(size, probe) for size in sizes]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    a, b = _power_law(sizes, times)
+    model_name = type(pipeline.named_steps["model"]).__name__
+    slopes = SUPERLINEAR_SLOPE_RANGE if model_name.startswith(SUPERLINEAR) else SLOPE_RANGE
+    _, b = _power_law(sizes, times, slopes)
+    # Seconds at the largest probe size as fixed + rounds x per-round.
+    fixed_part, per_round = times[-1], 0.0
+    if name is not None and base > few:
+        more = clone(probe)
+        more.named_steps["model"].set_params(**{name: min(base, many)})
+        rounds_used = min(base, many)
+        slow = fit(sizes[-1], more)
+        per_round = max(slow - times[-1], 0.0) / (rounds_used - few)
+        fixed_part = max(times[-1] - few * per_round, 0.0)
+        if per_round == 0.0:  # noise: fall back to time proportional to rounds
+            per_round, fixed_part = times[-1] / few, 0.0
+
+    def seconds(n_rows: float, rounds: float) -> float:
+        at_top = fixed_part + per_round * rounds if name is not None and base > few else times[-1]
+        return at_top * (n_rows / sizes[-1]) ** b
+
     factor = _round_factors(tuning, name, base, seed)
-    full_factor = base / min(base, PROBE_ROUNDS) if name is not None else 1.0
-    fit_seconds = a * rows**b * full_factor
+    # The final fit runs on the job's own n_jobs (the probes and trials on one core); trees
+    # split across threads almost evenly.
+    fit_seconds = seconds(rows, base) / _threads(pipeline)
     memory_mb = peak / 2**20 * (rows / sizes[-1]) + X_train.memory_usage(deep=True).sum() / 2**20
     # Evaluation predicts on the train and holdout splits: a small share of a fit.
     evaluation = 0.1 * fit_seconds * (rows + len(X_val)) / max(rows, 1)
     if not tuning:
         total = fixed_seconds + fit_seconds + evaluation
         basis = (
-            f"{len(sizes)} timed fits on {sizes} rows, power law rows^{b:.2f} to {rows} rows"
-            + (f", x{full_factor:.1f} for {name}={base}" if full_factor != 1 else "")
+            f"timed fits on {sizes} rows, power law rows^{b:.2f} to {rows} rows"
+            + (f", {name}={base} from {few} and {many}" if name is not None and base > few else "")
             + f", plus {fixed_seconds:.2f}s fixed"
         )
         return Estimate(fit_seconds, memory_mb, 0, 1, total, basis)
@@ -164,15 +206,15 @@ def estimate(
     folds = int(tuning["cv_folds"])
     parallel = max(1, min(int(tuning["parallel_trials"]), slots))
     fold_rows = rows * (folds - 1) / folds
-    trial_seconds = folds * (a * fold_rows**b * factor) * 1.1  # + scoring each fold
+    trial_seconds = folds * seconds(fold_rows, factor) * 1.1  # + scoring each fold
     if tuning["strategy"] == "halving":
         trial_seconds *= 0.5  # rungs on growing subsets: most fits are on a third or less
     search = trials * trial_seconds / parallel
     total = fixed_seconds + search + fit_seconds + evaluation
     basis = (
-        f"{len(sizes)} timed fits on {sizes} rows, power law rows^{b:.2f}; {trials} trials x "
+        f"timed fits on {sizes} rows, power law rows^{b:.2f}; {trials} trials x "
         f"{folds} folds on {int(fold_rows)} rows over {parallel} slot(s)"
-        + (f", x{factor:.1f} for the candidates' {name}" if name is not None else "")
+        + (f", {factor:.0f} {name} on average" if name is not None else "")
         + f"; refit on {rows} rows; plus {fixed_seconds:.2f}s fixed"
     )
     return Estimate(fit_seconds, memory_mb, trials, parallel, total, basis)
