@@ -44,7 +44,11 @@ def write_data(root: Path) -> None:
 
 
 def job(
-    name: str, path: str, target: str, algorithm: str, parameters: dict[str, Any] | None = None,
+    name: str,
+    path: str,
+    target: str,
+    algorithm: str,
+    parameters: dict[str, Any] | None = None,
     tuning: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     body: dict[str, Any] = {
@@ -58,27 +62,64 @@ def job(
 
 
 JOBS = [
-    job("rf-digits", "sklearn://digits", "target", "RandomForestClassifier",
-        {"n_estimators": 200}),
+    job("rf-digits", "sklearn://digits", "target", "RandomForestClassifier", {"n_estimators": 200}),
     job("logreg-30k", "clf30k.csv", "label", "LogisticRegression", {"max_iter": 300}),
     job("hgb-30k", "clf30k.csv", "label", "HistGradientBoostingClassifier"),
-    job("ridge-random-20k", "reg20k.csv", "value", "Ridge", tuning={
-        "strategy": "random", "max_trials": 12,
-        "search_space": {"alpha": {"type": "float", "low": 0.01, "high": 100, "log": True}}}),
-    job("rf-grid-8k", "clf8k.csv", "label", "RandomForestClassifier", {"n_estimators": 60},
-        tuning={"strategy": "grid", "search_space": {"max_depth": [6, 12, None],
-                                                     "n_estimators": [30, 60]}}),
-    job("xgb-bayes-8k", "clf8k.csv", "label", "XGBClassifier", {"n_estimators": 80},
-        tuning={"strategy": "bayesian", "max_trials": 8,
-                "search_space": {"max_depth": {"type": "int", "low": 2, "high": 8}}}),
+    job(
+        "ridge-random-20k",
+        "reg20k.csv",
+        "value",
+        "Ridge",
+        tuning={
+            "strategy": "random",
+            "max_trials": 12,
+            "search_space": {"alpha": {"type": "float", "low": 0.01, "high": 100, "log": True}},
+        },
+    ),
+    job(
+        "rf-grid-8k",
+        "clf8k.csv",
+        "label",
+        "RandomForestClassifier",
+        {"n_estimators": 60},
+        tuning={
+            "strategy": "grid",
+            "search_space": {"max_depth": [6, 12, None], "n_estimators": [30, 60]},
+        },
+    ),
+    job(
+        "xgb-bayes-8k",
+        "clf8k.csv",
+        "label",
+        "XGBClassifier",
+        {"n_estimators": 80},
+        tuning={
+            "strategy": "bayesian",
+            "max_trials": 8,
+            "search_space": {"max_depth": {"type": "int", "low": 2, "high": 8}},
+        },
+    ),
     job("lgbm-20k", "reg20k.csv", "value", "LGBMRegressor", {"n_estimators": 300}),
-    job("svc-halving-digits", "sklearn://digits", "target", "SVC", tuning={
-        "strategy": "halving", "max_trials": 9,
-        "search_space": {"C": {"type": "float", "low": 0.1, "high": 100, "log": True}}}),
+    job(
+        "svc-halving-digits",
+        "sklearn://digits",
+        "target",
+        "SVC",
+        tuning={
+            "strategy": "halving",
+            "max_trials": 9,
+            "search_space": {"C": {"type": "float", "low": 0.1, "high": 100, "log": True}},
+        },
+    ),
     job("extratrees-20k", "reg20k.csv", "value", "ExtraTreesRegressor", {"n_estimators": 60}),
-    job("gb-random-8k", "clf8k.csv", "label", "GradientBoostingClassifier",
-        {"n_estimators": 50}, tuning={"strategy": "random", "max_trials": 6,
-                                      "search_space": {"max_depth": [2, 3, 4]}}),
+    job(
+        "gb-random-8k",
+        "clf8k.csv",
+        "label",
+        "GradientBoostingClassifier",
+        {"n_estimators": 50},
+        tuning={"strategy": "random", "max_trials": 6, "search_space": {"max_depth": [2, 3, 4]}},
+    ),
 ]
 
 
@@ -100,38 +141,51 @@ def run_job(client: TestClient, body: dict[str, Any]) -> tuple[dict[str, Any], d
 
 
 def main() -> None:
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, cores: {os.cpu_count()}, "
-          f"load average at start: {os.getloadavg()}")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, cores: {os.cpu_count()}, "
+        f"load average at start: {os.getloadavg()}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         write_data(work)
         url = f"sqlite:///{work / 'bench.db'}"
         alembic_upgrade(url)
         settings = Settings(
-            database_url=url, artifact_root=work / "artifacts", data_roots=[work],
-            mlflow_tracking_uri="", max_concurrent_jobs=2,
+            database_url=url,
+            artifact_root=work / "artifacts",
+            data_roots=[work],
+            mlflow_tracking_uri="",
+            max_concurrent_jobs=2,
         )
         with TestClient(create_app(settings)) as client:
-            _, trivial = run_job(client, job("trivial", "sklearn://iris", "target",
-                                             "LogisticRegression")[1])
+            _, trivial = run_job(
+                client, job("trivial", "sklearn://iris", "target", "LogisticRegression")[1]
+            )
             actual = trivial["estimate"]["actual"]
-            print(f"fixed cost of a trivial job: {actual['total_seconds'] - actual['fit_seconds']:.2f} s "
-                  f"(run {actual['total_seconds']:.2f} s, fit {actual['fit_seconds']:.3f} s)")
+            fixed = actual["total_seconds"] - actual["fit_seconds"]
+            print(
+                f"fixed cost of a trivial job: {fixed:.2f} s "
+                f"(run {actual['total_seconds']:.2f} s, fit {actual['fit_seconds']:.3f} s)"
+            )
             print("| job | estimate s | actual s | actual / estimate | within 2x |")
             print("|---|---|---|---|---|")
             within = 0
             for name, body in JOBS:
                 estimate, done = run_job(client, body)
                 if done["status"] != "completed" or estimate is None:
-                    print(f"| {name} | {estimate and estimate['total_seconds']} | {done['status']}: "
-                          f"{done['message']} | - | no |")
+                    print(
+                        f"| {name} | {estimate and estimate['total_seconds']} | {done['status']}: "
+                        f"{done['message']} | - | no |"
+                    )
                     continue
                 real = done["estimate"]["actual"]["total_seconds"]
                 ratio = real / estimate["total_seconds"]
                 ok = 0.5 <= ratio <= 2.0
                 within += ok
-                print(f"| {name} | {estimate['total_seconds']:.1f} | {real:.1f} | {ratio:.2f} | "
-                      f"{'yes' if ok else 'no'} |")
+                print(
+                    f"| {name} | {estimate['total_seconds']:.1f} | {real:.1f} | {ratio:.2f} | "
+                    f"{'yes' if ok else 'no'} |"
+                )
                 if not ok:
                     print(f"<!-- {name}: {estimate['basis']} -->")
             print(f"within a factor of 2: {within} of {len(JOBS)}")

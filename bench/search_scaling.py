@@ -155,8 +155,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.getLogger().setLevel(logging.WARNING)
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, cores: {os.cpu_count()}, "
-          f"load average at start: {os.getloadavg()}")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, cores: {os.cpu_count()}, "
+        f"load average at start: {os.getloadavg()}"
+    )
     print("| run | status | trials | trial processes | mean trial s | wall s | vs first |")
     print("|---|---|---|---|---|---|---|")
     from app.execution.forkserver import warm_up

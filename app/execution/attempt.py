@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import signal
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +21,12 @@ import sklearn  # noqa: F401
 from app.config import Settings
 from app.core.db import create_db_engine
 from app.core.exceptions import ModelRegistryError, TrainyardError, from_trainer_error
+from app.execution.child import (
+    _die_with_parent,
+    _release_forkserver,
+    _watch_supervisor,
+    process_start_time,
+)
 from app.execution.payload import AttemptPayload
 from app.execution.registration import RegistryRun
 from app.integrations.data_layer import DataLayerClientInterface, build_data_client
@@ -62,65 +66,6 @@ PROGRESS_WRITE_INTERVAL = 0.2
 
 class LostClaim(Exception):
     """This attempt no longer holds the job (cancelled, reaped or timed out)."""
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a process from a later one with its pid)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _watch_supervisor(pid: int, started: str | None) -> None:
-    """Die with the supervisor: an attempt nobody watches must not train on alone.
-
-    The forkserver is no help here: it stays alive as long as any process it started does.
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if process_start_time(pid) != started:
-                os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
-
-
-def _die_with_parent(parent: int) -> None:
-    """On Linux, have the kernel SIGKILL this process the moment its parent (the forkserver)
-    exits: no need for the watch thread to be scheduled on a busy machine."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os.killpg(0, signal.SIGKILL)
-
-
-def _release_forkserver() -> None:
-    """Let the forkserver die with the process that started it.
-
-    Every process the forkserver starts holds a copy of the pipe whose end-of-file tells the
-    forkserver that its owner is gone. While an attempt held it, a supervisor killed with
-    SIGKILL (a Celery worker, the API) left its forkserver running; now the forkserver exits
-    with its owner, and ``_die_with_parent`` has the kernel kill the attempt at that moment.
-    """
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    fd = getattr(server, "_forkserver_alive_fd", None)
-    if server is not None and fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-        server._forkserver_alive_fd = None
-        server._forkserver_address = None
 
 
 def _vm_size() -> int:

@@ -53,7 +53,7 @@ WAIT_SECONDS = 0.05
 EXIT_TRIAL_LOST = 3
 
 
-def prepared_path(artifact_root: str, job_id: uuid.UUID | str) -> Path:
+def prepared_path(artifact_root: str | Path, job_id: uuid.UUID | str) -> Path:
     return Path(artifact_root).resolve() / str(job_id) / "search" / PREPARED_FILE
 
 
@@ -148,7 +148,7 @@ def execute(
 def run_trial_process(claim: TrialClaim, payload: AttemptPayload) -> None:
     """Entry point of a trial's child process (started from the forkserver)."""
     from app.core.db import create_db_engine
-    from app.execution.attempt import (
+    from app.execution.child import (
         _die_with_parent,
         _release_forkserver,
         _watch_supervisor,
@@ -186,8 +186,8 @@ class TrialSlot:
         self.payload = payload
 
     def run(self) -> int | None:
+        from app.execution.child import describe_exit, kill_process_group
         from app.execution.forkserver import process_context
-        from app.execution.supervisor import describe_exit, kill_process_group
 
         payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
         process: Any = process_context().Process(  # type: ignore[attr-defined]
@@ -313,7 +313,9 @@ class DistributedSearch:
             counts = self.trials.counts(self.job_id)
             if counts.done != last_report:
                 last_report = counts.done
-                progress("tuning", min(1.0, counts.done / budget), self._summary(counts.done, budget))
+                progress(
+                    "tuning", min(1.0, counts.done / budget), self._summary(counts.done, budget)
+                )
             if counts.unfinished == 0 and not more:
                 return out_of_time
             if out_of_time:
@@ -351,13 +353,11 @@ class DistributedSearch:
         tuning = prepared.tuning
         cap = int(tuning["parallel_trials"])
         total = int(tuning["max_trials"])
-        units = [u for u in self.trials.units(self.job_id)]
+        units = list(self.trials.units(self.job_id))
         waiting = [u for u in units if u.state == "pending"]
         while len(units) < total and len(waiting) < cap:
-            finished = [t for t in self._finished()]
-            running = [
-                {"params": u.params} for u in units if u.state in ("pending", "running")
-            ]
+            finished = list(self._finished())
+            running = [{"params": u.params} for u in units if u.state in ("pending", "running")]
             number = len(units)
             params = jsonable(ask_bayesian(tuning, prepared.seed, number, finished, running))
             if not self.trials.create(

@@ -38,13 +38,13 @@ from app.jobs.repository import (
 from app.jobs.schemas import (
     DataProfile,
     JobError,
+    JobEstimate,
     JobEventResponse,
     RegistryInfo,
     TrainingJobList,
     TrainingJobRequest,
     TrainingJobStatusResponse,
     TrialResponse,
-    JobEstimate,
     ValidationReport,
 )
 from app.jobs.spec import jsonable, request_hash, requested_columns, training_spec

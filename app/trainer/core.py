@@ -184,9 +184,7 @@ def prepare(spec: TrainingSpec, frame: pd.DataFrame, task: str) -> PreparedData:
     if preprocessor is not None:
         steps.append(("preprocess", preprocessor))
     steps.append(("model", estimator))
-    return PreparedData(
-        features, X_train, X_val, y_train, y_val, dropped, notes, Pipeline(steps)
-    )
+    return PreparedData(features, X_train, X_val, y_train, y_val, dropped, notes, Pipeline(steps))
 
 
 def train(

@@ -185,7 +185,7 @@ def estimate(
 
     def seconds(n_rows: float, rounds: float) -> float:
         at_top = fixed_part + per_round * rounds if name is not None and base > few else times[-1]
-        return at_top * (n_rows / sizes[-1]) ** b
+        return float(at_top * (n_rows / sizes[-1]) ** b)
 
     factor = _round_factors(tuning, name, base, seed)
     # The final fit runs on the job's own n_jobs (the probes and trials on one core); trees
@@ -220,9 +220,7 @@ def estimate(
     return Estimate(fit_seconds, memory_mb, trials, parallel, total, basis)
 
 
-def estimate_job(
-    spec: Any, frame: pd.DataFrame, *, slots: int, fixed_seconds: float
-) -> Estimate:
+def estimate_job(spec: Any, frame: pd.DataFrame, *, slots: int, fixed_seconds: float) -> Estimate:
     """The estimate of ``spec`` on ``frame`` (the rows the job will read)."""
     from app.trainer.core import prepare, resolve_task
 

@@ -18,9 +18,9 @@ import os
 import pickle
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -80,7 +80,9 @@ def single_threaded(pipeline: Any) -> Any:
 # -- the candidates ------------------------------------------------------------------------
 
 
-def halving_sizes(tuning: dict[str, Any], candidates: int, n_samples: int, y: pd.Series) -> list[int]:
+def halving_sizes(
+    tuning: dict[str, Any], candidates: int, n_samples: int, y: pd.Series
+) -> list[int]:
     """The training rows of each rung, as the in-process search uses them."""
     rounds = max(1, math.ceil(math.log(max(candidates, 1), HALVING_FACTOR)) + 1)
     task_classes = y.nunique() if y.dtype.kind in "OUSb" or y.nunique() < 50 else 1
@@ -125,7 +127,12 @@ def next_rung(
         return []
     keep = max(1, math.ceil(len(scored) / HALVING_FACTOR))
     return [
-        {"number": first_number + i, "params": t["params"], "rung": rung + 1, "resource": sizes[rung + 1]}
+        {
+            "number": first_number + i,
+            "params": t["params"],
+            "rung": rung + 1,
+            "resource": sizes[rung + 1],
+        }
         for i, t in enumerate(scored[:keep])
     ]
 

@@ -102,9 +102,10 @@ def test_kill_9_of_the_api_mid_search_resumes_keeping_every_finished_trial(
     for number, trial in before.items():
         assert after[number] == trial  # finished before the kill: there, unchanged
     assert any(t["attempt"] == 2 for t in trials)  # the rest ran after the restart
-    assert status["best_hyperparameters"] == max(
-        finished(trials), key=lambda t: t["mean_score"]
-    )["params"]
+    assert (
+        status["best_hyperparameters"]
+        == max(finished(trials), key=lambda t: t["mean_score"])["params"]
+    )
 
 
 def test_a_small_job_behind_a_long_search_on_two_slots_is_done_within_seconds(
@@ -120,8 +121,9 @@ def test_a_small_job_behind_a_long_search_on_two_slots_is_done_within_seconds(
             wait_for(
                 client,
                 search_id,
-                lambda s, t: s["stage"] == "tuning"
-                and sum(x["state"] == "running" for x in t) >= 2,
+                lambda s, t: (
+                    s["stage"] == "tuning" and sum(x["state"] == "running" for x in t) >= 2
+                ),
             )
             small = client.post(
                 "/v1/training-jobs",
@@ -176,8 +178,10 @@ def test_kill_9_of_a_celery_worker_mid_search_completes_on_the_other_keeping_its
             seen = wait_for(
                 client,
                 job_id,
-                lambda s, t: len(finished(t)) >= 4
-                and len({x["worker"].split(" pid=")[0] for x in finished(t)}) >= 2,
+                lambda s, t: (
+                    len(finished(t)) >= 4
+                    and len({x["worker"].split(" pid=")[0] for x in finished(t)}) >= 2
+                ),
             )
             # Trials ran on both workers; now kill the one whose attempt coordinates.
             owner = client.get(f"/v1/training-jobs/{job_id}/events").json()[1]["message"]

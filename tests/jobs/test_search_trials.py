@@ -45,7 +45,8 @@ def running_search(repository: JobRepository, *, parallel: int = 2, units: int =
         pending_limit=1000,
     )
     claim = repository.claim(owner="test", lease_seconds=30, job_id=job.id)
-    assert claim is not None and claim.attempt == 1
+    assert claim is not None
+    assert claim.attempt == 1
     created = repository.trials.create(
         job.id, 1, [{"number": n, "params": {"alpha": n}} for n in range(units)]
     )
@@ -121,7 +122,8 @@ def test_parallel_trials_caps_one_job_and_free_slots_go_to_the_job_with_fewest_r
 ) -> None:
     big = running_search(repository, parallel=2, units=6)
     first = repository.trials.claim(owner="s1", lease_seconds=30)
-    assert first is not None and first.job_id == big
+    assert first is not None
+    assert first.job_id == big
     time.sleep(0.01)
     small = running_search(repository, parallel=2, units=2)
     # The small job has no running trial: it comes first, then the big one's second slot.
@@ -139,7 +141,8 @@ def test_a_unit_whose_process_keeps_dying_is_failed_after_a_few_tries(
         assert repository.trials.release(claim, reason="killed by SIGKILL")
     assert repository.trials.claim(owner="x", lease_seconds=30) is None
     [trial] = repository.trials.finished(job)
-    assert trial.state == "failed" and "SIGKILL" in (trial.error or "")
+    assert trial.state == "failed"
+    assert "SIGKILL" in (trial.error or "")
 
 
 def test_no_unit_is_claimed_or_recorded_once_the_job_stopped_running(

@@ -33,7 +33,6 @@ from app.jobs.lifecycle import (
 )
 from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
-from app.jobs.repository.trials import TrialRepository
 from app.jobs.repository.changes import (
     VERSION_TRIES,
     IdempotencyKeyTaken,
@@ -43,6 +42,7 @@ from app.jobs.repository.changes import (
     fence,
     notify,
 )
+from app.jobs.repository.trials import TrialRepository
 
 
 class JobRepository:
@@ -101,9 +101,7 @@ class JobRepository:
         pending or running (``search_trial``), each number once."""
         finished = {trial.number: trial for trial in self.trials.finished(job_id)}
         waiting = [
-            u
-            for u in self.trials.units(job_id)
-            if u.number not in finished and u.state != "done"
+            u for u in self.trials.units(job_id) if u.number not in finished and u.state != "done"
         ]
         return sorted([*finished.values(), *waiting], key=lambda t: t.number)
 

@@ -90,7 +90,9 @@ class TrialRepository:
                 .group_by(SearchTrial.state)
             ).all()
         by_state = {state: int(count) for state, count in rows}
-        return SearchCounts(by_state.get(PENDING, 0), by_state.get(RUNNING, 0), by_state.get(DONE, 0))
+        return SearchCounts(
+            by_state.get(PENDING, 0), by_state.get(RUNNING, 0), by_state.get(DONE, 0)
+        )
 
     def next_number(self, job_id: uuid.UUID) -> int:
         with self.reader() as session:
