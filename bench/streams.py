@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from tests.conftest import alembic_upgrade, truncate_postgres  # noqa: E402
+from tests.fixtures.database import alembic_upgrade, truncate_postgres  # noqa: E402
 from tests.fixtures.network import free_port  # noqa: E402
 
 QUERIES = [0]
