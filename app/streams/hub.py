@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.core.db import listen
+from app.core.db import CommitWatch, listen
 from app.core.sequence import IdFloor
 from app.jobs.lifecycle import JobStatus
 from app.jobs.logs import attempt_logs
@@ -123,6 +123,8 @@ class StreamHub:
         self.poll_seconds = poll_seconds
         self.listening = repository.engine.dialect.name == "postgresql"
         self.idle_seconds = fallback_poll_seconds if self.listening else poll_seconds
+        # SQLite: the tables are read only when something was committed since the last read.
+        self.commits = CommitWatch(repository.engine)
         self.subscriptions: set[Subscription] = set()
         self.events: IdFloor[Any] = IdFloor(0)
         self.trials: IdFloor[Any] = IdFloor(0)
@@ -162,6 +164,7 @@ class StreamHub:
 
     async def close(self) -> None:
         self._stop.set()
+        self.commits.close()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -202,6 +205,8 @@ class StreamHub:
                 continue
             read_database = woken or time.monotonic() - last_read >= self.idle_seconds
             try:
+                if read_database and not self.listening and not woken:
+                    read_database = await asyncio.to_thread(self._committed)
                 if read_database:
                     last_read = time.monotonic()
                     changes = await asyncio.to_thread(self._read)
@@ -216,6 +221,10 @@ class StreamHub:
                     subscription.offer(change)
             # A burst of NOTIFYs (progress of many jobs) costs one read per interval.
             await asyncio.sleep(self.poll_seconds if self.listening and read_database else 0)
+
+    def _committed(self) -> bool:
+        """Something to read: a commit since the last read, or rows held behind a missing id."""
+        return self.commits.changed() or self.events.waiting or self.trials.waiting
 
     def _read(self) -> list[Change]:
         self.reads += 1
