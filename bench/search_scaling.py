@@ -62,7 +62,7 @@ async def run_search(service: MLModelTrainingService) -> dict[str, Any]:
         status = await service.get_training_job_status(job.job_id)
         if status.status.value in ("completed", "failed", "cancelled"):
             break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - started
     trials = service.jobs.trials(job.job_id, tenant="")
     return {

@@ -136,7 +136,11 @@ class LocalExecutor:
         while not self._stopping.is_set():
             if self._busy() >= self.max_concurrent_jobs:
                 return
-            claim = self.repository.claim(owner=self.owner, lease_seconds=self.lease_seconds)
+            # A read first: the claim is a write transaction, and while searches run this
+            # loop comes round every 0.1 s (SQLite has one writer at a time).
+            claim = None
+            if self.repository.trials.jobs_waiting():
+                claim = self.repository.claim(owner=self.owner, lease_seconds=self.lease_seconds)
             if claim is None:
                 self._fill_trial_slots()
                 return

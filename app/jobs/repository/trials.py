@@ -94,6 +94,18 @@ class TrialRepository:
             by_state.get(PENDING, 0), by_state.get(RUNNING, 0), by_state.get(DONE, 0)
         )
 
+    def jobs_waiting(self) -> bool:
+        """Whether a pending job waits for a slot (a trial process then hands its slot back)."""
+        with self.reader() as session:
+            return (
+                session.scalar(
+                    select(TrainingJob.id)
+                    .where(TrainingJob.status == JobStatus.PENDING.value)
+                    .limit(1)
+                )
+                is not None
+            )
+
     def next_number(self, job_id: uuid.UUID) -> int:
         with self.reader() as session:
             top = session.scalar(
