@@ -208,9 +208,17 @@ class TrialSlot:
             args=(self.claim, payload),
             name=f"trainyard-trial-{self.claim.job_id}-{self.claim.number}",
         )
+        poll = float(self.payload.settings.get("poll_interval_seconds", 0.25))
         try:
             process.start()
-            process.join()
+            # Stop the trial as soon as its job is cancelled or ended: the child itself would
+            # only notice at its next lease renewal.
+            while process.exitcode is None:
+                process.join(poll)
+                if process.exitcode is None and not self.repository.trials.job_open(
+                    self.claim.job_id
+                ):
+                    break
         except Exception:
             logger.exception("trial %s of job %s", self.claim.number, self.claim.job_id)
         finally:

@@ -94,6 +94,14 @@ class TrialRepository:
             by_state.get(PENDING, 0), by_state.get(RUNNING, 0), by_state.get(DONE, 0)
         )
 
+    def job_open(self, job_id: uuid.UUID) -> bool:
+        """The job runs and nobody asked to cancel it: its trials may go on."""
+        with self.reader() as session:
+            row = session.execute(
+                select(TrainingJob.cancel_requested).where(_running_job(job_id))
+            ).first()
+        return row is not None and not row.cancel_requested
+
     def jobs_waiting(self) -> bool:
         """Whether a pending job waits for a slot (a trial process then hands its slot back)."""
         with self.reader() as session:
