@@ -3,8 +3,8 @@ real data, extrapolated.
 
 1. The job's own pipeline (preprocessing and estimator, on one core) is fitted on three
    growing subsamples of the training split (at most ``PROBE_ROWS`` rows), with
-   ``n_estimators`` / ``iterations`` cut to 10; one more fit at the largest size with 30
-   separates the fit's fixed cost from its cost per round, which scales to the real count.
+   ``n_estimators`` / ``iterations`` cut to 20; the time scales linearly back to the real
+   count (or each search candidate's own count).
 2. A power law ``t = a * rows^b`` is fitted to the three times (least squares in log-log,
    ``b`` kept within ``SLOPE_RANGE``, or ``SUPERLINEAR_SLOPE_RANGE`` for kernel methods:
    noise on small fits must not make a slope absurd) and evaluated at the rows each fit of
@@ -34,9 +34,8 @@ from app.trainer.fitting import fit_pipeline
 from app.trainer.search_space import planned_trials
 
 PROBE_ROWS = 3000
-# Boosting rounds / trees of the probes: two counts at the largest size separate a fit's fixed
-# cost (building the library's dataset, binning) from its cost per round.
-PROBE_ROUNDS = (10, 30)
+# Trees / boosting rounds of the probes.
+PROBE_ROUNDS = 20
 ROUND_PARAMETERS = ("n_estimators", "iterations", "num_boost_round")
 # How a fit's time may grow with rows: kernel methods are superlinear, the rest near-linear.
 # Noise on small probes must not make a slope absurd, and extrapolation multiplies it.
@@ -150,7 +149,7 @@ def estimate(
     # One core, as trials run beside each other; a thread pool's start-up would swamp the
     # small probes' times (and the refit is timed as the same single-core fit: an upper bound).
     probe = single_threaded(clone(pipeline))
-    few, many = PROBE_ROUNDS
+    few = PROBE_ROUNDS
     if name is not None:
         probe.named_steps["model"].set_params(**{name: min(base, few)})
     rows = len(X_train)
@@ -171,21 +170,13 @@ def estimate(
     model_name = type(pipeline.named_steps["model"]).__name__
     slopes = SUPERLINEAR_SLOPE_RANGE if model_name.startswith(SUPERLINEAR) else SLOPE_RANGE
     _, b = _power_law(sizes, times, slopes)
-    # Seconds at the largest probe size as fixed + rounds x per-round.
-    fixed_part, per_round = times[-1], 0.0
-    if name is not None and base > few:
-        more = clone(probe)
-        more.named_steps["model"].set_params(**{name: min(base, many)})
-        rounds_used = min(base, many)
-        slow = fit(sizes[-1], more)
-        per_round = max(slow - times[-1], 0.0) / (rounds_used - few)
-        fixed_part = max(times[-1] - few * per_round, 0.0)
-        if per_round == 0.0:  # noise: fall back to time proportional to rounds
-            per_round, fixed_part = times[-1] / few, 0.0
 
+    # Rounds (trees, boosting iterations) scale a fit's work linearly: the probes ran
+    # ``few`` of them. (Separating a fixed part with a second count was tried: on a loaded
+    # machine the difference of two short fits is mostly noise, see docs/performance.md.)
     def seconds(n_rows: float, rounds: float) -> float:
-        at_top = fixed_part + per_round * rounds if name is not None and base > few else times[-1]
-        return float(at_top * (n_rows / sizes[-1]) ** b)
+        scale = rounds / min(base, few) if name is not None else 1.0
+        return float(times[-1] * scale * (n_rows / sizes[-1]) ** b)
 
     factor = _round_factors(tuning, name, base, seed)
     # The final fit runs on the job's own n_jobs (the probes and trials on one core); trees
@@ -198,7 +189,7 @@ def estimate(
         total = fixed_seconds + fit_seconds + evaluation
         basis = (
             f"timed fits on {sizes} rows, power law rows^{b:.2f} to {rows} rows"
-            + (f", {name}={base} from {few} and {many}" if name is not None and base > few else "")
+            + (f", {name}={base} scaled from {few}" if name is not None and base > few else "")
             + f", plus {fixed_seconds:.2f}s fixed"
         )
         return Estimate(fit_seconds, memory_mb, 0, 1, total, basis)
