@@ -29,7 +29,9 @@ from app.trainer.report import (
 def trained(
     frame: pd.DataFrame, algorithm: str, **spec: Any
 ) -> tuple[Any, dict[str, Any], pd.DataFrame, pd.Series]:
-    """Train through the trainer, and rebuild the same seeded validation split."""
+    """Train through the trainer, and rebuild the same seeded validation split. The importance
+    gets a budget no loaded machine runs out of: these tests are about the report's content."""
+    spec.setdefault("importance", ImportanceBudget(seconds=300))
     training = TrainingSpec(algorithm=algorithm, target_column="target", **spec)
     result = train(training, frame)
     X, y = frame.drop(columns="target"), frame["target"]
@@ -292,3 +294,20 @@ def test_many_classes_draw_the_curves_of_the_most_frequent_ones() -> None:
     assert len(c["roc"]) == len(c["precision_recall"]) == MAX_CURVE_CLASSES
     assert "c59" in {entry["label"] for entry in c["roc"]}
     assert any("50 classes with the most validation rows" in note for note in c["notes"])
+
+
+def test_repeats_are_seeded_and_a_repeat_the_clock_interrupts_is_dropped() -> None:
+    import math
+    import time
+
+    from app.trainer.importance import _repeats
+
+    frame = noisy_binary(400)
+    X, y = frame.drop(columns="target"), frame["target"]
+    model = LogisticRegression().fit(X, y)
+    first = _repeats(model, X, y, "accuracy", 3, 7, math.inf)
+    again = _repeats(model, X, y, "accuracy", 3, 7, math.inf)
+    assert len(first) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], first[1])  # each repeat has its own seed
+    assert _repeats(model, X, y, "accuracy", 3, 7, time.perf_counter()) == []
