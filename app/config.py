@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)
     max_prediction_rows: int = Field(default=10_000, ge=1)
 
+    # The evaluation report's permutation feature importance: its time budget per job (0 turns
+    # it off) and the validation rows it permutes at most.
+    evaluation_importance_seconds: float = Field(default=5.0, ge=0)
+    evaluation_importance_rows: int = Field(default=2000, ge=1)
+
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
