@@ -50,8 +50,9 @@ def render_page(settings: Settings, page: str, job_id: uuid.UUID | None = None) 
     title, script = PAGES[page]
     # JSON inside <script type="application/json">: "<" escaped so no "</script>" can end it.
     config = json.dumps(page_config(settings, page, job_id)).replace("<", "\\u003c")
+    current = ' aria-current="page"'
     nav = "".join(
-        f'<a href="{href}"{" aria-current=\"page\"" if name == page else ""}>{label}</a>'
+        f'<a href="{href}"{current if name == page else ""}>{label}</a>'
         for name, href, label in (
             ("jobs", "/ui", "Jobs"),
             ("new", "/ui/new", "New job"),
