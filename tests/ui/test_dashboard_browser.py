@@ -128,7 +128,6 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
     assert progress(row) == 100
     assert "Completed" in row.inner_text() and "accuracy" in row.inner_text()
     assert table.evaluate("window.loadedOnce") == "yes"
-    shot(table, "jobs")
 
     job = context.new_page()
     job.goto(f"{live_server.url}/ui/jobs/{job_id}")
@@ -172,6 +171,9 @@ def test_cancel_a_running_job_from_its_page(live_server: LiveServer, guarded: An
         ).json()["job_id"]
         wait_for_job(client, job_id, statuses={"running"})
         page = guarded(live_server).new_page()
+        page.goto(f"{live_server.url}/ui")
+        page.wait_for_selector(f'tr[data-job-id="{job_id}"][data-status="running"]')
+        shot(page, "jobs")  # a running job beside the finished ones
         page.goto(f"{live_server.url}/ui/jobs/{job_id}")
         page.wait_for_selector('.job-head [data-status="running"]')
         page.wait_for_selector(".slot-log pre:not(:empty)")
@@ -200,7 +202,7 @@ def test_datasets_page_uploads_and_profiles(
     card.locator("summary").click()
     card.get_by_label("Target column").select_option("churned")
     card.get_by_role("button", name="Profile").click()
-    card.wait_for_selector("table.profile")
+    card.locator("table.profile").wait_for()
     assert "yes: 30" in card.inner_text()
     shot(page, "datasets")
 
@@ -235,10 +237,10 @@ def test_an_api_key_is_asked_once_and_every_view_is_the_tenants(
             context = guarded(server)
             page = context.new_page()
             page.goto(f"{server.url}/ui")
-            page.get_by_label("API key").fill("wrong")
+            page.get_by_role("textbox", name="API key").fill("wrong")
             page.get_by_role("button", name="Use this key").click()
             page.get_by_text("the API key is not valid").wait_for()
-            page.get_by_label("API key").fill("key-ours")
+            page.get_by_role("textbox", name="API key").fill("key-ours")
             page.get_by_role("button", name="Use this key").click()
             page.wait_for_selector('[data-live="on"]')
             mine = client.post(
