@@ -112,7 +112,9 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
     form.get_by_label("n_estimators").fill("15")
     form.get_by_label("Run a hyperparameter search").check()
     form.get_by_label("Max trials").fill("5")
-    form.get_by_label("Search space (JSON)").fill('{"n_estimators": [5, 10, 20], "max_depth": [2, 3]}')
+    form.get_by_label("Search space (JSON)").fill(
+        '{"n_estimators": [5, 10, 20], "max_depth": [2, 3]}'
+    )
     form.get_by_role("button", name="Dry run").click()
     form.wait_for_selector(".dry-run table.profile")
     assert "150 rows" in form.locator(".dry-run").inner_text()
@@ -126,7 +128,8 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
     row.wait_for()
     table.wait_for_selector(f'tr[data-job-id="{job_id}"][data-status="completed"]')
     assert progress(row) == 100
-    assert "Completed" in row.inner_text() and "accuracy" in row.inner_text()
+    assert "Completed" in row.inner_text()
+    assert "accuracy" in row.inner_text()
     assert table.evaluate("window.loadedOnce") == "yes"
 
     job = context.new_page()
@@ -139,11 +142,13 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
     assert sum(counts) == report["rows"]
     assert counts == [n for row_ in report["classification"]["confusion_matrix"] for n in row_]
     roc = job.locator(".plot-block", has_text="ROC").locator(".series path")
-    assert roc.count() == 3 and all(roc.nth(i).get_attribute("d").count("L") > 1 for i in range(3))
+    assert roc.count() == 3
+    assert all(roc.nth(i).get_attribute("d").count("L") > 1 for i in range(3))
     points = job.locator(".trials-plot .series-points .point")
     assert points.count() == 5
     best = job.locator(".trials-plot .series-step path").get_attribute("d")
-    assert best.startswith("M") and "H" in best
+    assert best.startswith("M")
+    assert "H" in best
     assert job.locator(".param-plot").count() == 2
     assert job.locator("table.trials tbody tr").count() == 5
     assert "completed" in job.locator(".slot-log pre").inner_text()
@@ -166,9 +171,9 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
 
 def test_cancel_a_running_job_from_its_page(live_server: LiveServer, guarded: Any) -> None:
     with live_server.client() as client:
-        job_id = client.post(
-            "/v1/training-jobs", json=endless_job(model_name="ui-endless")
-        ).json()["job_id"]
+        job_id = client.post("/v1/training-jobs", json=endless_job(model_name="ui-endless")).json()[
+            "job_id"
+        ]
         wait_for_job(client, job_id, statuses={"running"})
         page = guarded(live_server).new_page()
         page.goto(f"{live_server.url}/ui")

@@ -265,3 +265,41 @@ export function heatmap(labels, matrix, { title }) {
   );
   return figure(chart);
 }
+
+// A job's timeline: one row per attempt, one bar per stage from its event to the next; each
+// bar is named (in it when it fits, and in its tooltip), so the colour only repeats the name.
+export function stageBars(rows, { title }) {
+  const width = 900;
+  const left = 80;
+  const rowHeight = 30;
+  const height = rows.length * rowHeight + 34;
+  const starts = rows.flatMap((r) => r.segments.map((s) => s.start));
+  const ends = rows.flatMap((r) => r.segments.map((s) => s.end));
+  const t0 = Math.min(...starts);
+  const t1 = Math.max(...ends, t0 + 1);
+  const sx = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - 10);
+  const chart = frame(title, width, height);
+  const stages = [...new Set(rows.flatMap((r) => r.segments.map((s) => s.stage)))];
+  const group = svg("g", { class: "series series-stages", "data-points": rows.reduce((n, r) => n + r.segments.length, 0) });
+  rows.forEach((row, i) => {
+    const y = 6 + i * rowHeight;
+    group.append(svg("text", { x: left - 8, y: y + 18, "text-anchor": "end" }, row.name));
+    for (const segment of row.segments) {
+      const x = sx(segment.start);
+      const w = Math.max(2, sx(segment.end) - x);
+      const color = PALETTE[stages.indexOf(segment.stage) % PALETTE.length];
+      group.append(svg("rect", { x, y, width: w, height: rowHeight - 6, fill: color, opacity: 0.85, class: "stage", "data-stage": segment.stage },
+        svg("title", {}, `${segment.stage}: ${((segment.end - segment.start) / 1000).toFixed(2)} s`)));
+      if (w > segment.stage.length * 6.5 + 6) {
+        group.append(svg("text", { x: x + 4, y: y + 16, class: "cell-text dark" }, segment.stage));
+      }
+    }
+  });
+  chart.append(group);
+  const axisY = rows.length * rowHeight + 8;
+  chart.append(svg("line", { x1: left, x2: width - 10, y1: axisY, y2: axisY, class: "axis" }));
+  for (const t of ticks(0, (t1 - t0) / 1000, 6)) {
+    chart.append(svg("text", { x: sx(t0 + t * 1000), y: axisY + 14, "text-anchor": "middle" }, `${label(t)}s`));
+  }
+  return figure(chart);
+}

@@ -1,6 +1,7 @@
 // One job: status and progress, the timeline of its attempts, metrics, the evaluation report,
 // the trials, the live log, and actions (cancel, download, predict, copy as curl/CLI/Python).
 import { api, ApiError, config, download, follow } from "./api.js";
+import { stageBars } from "./charts.js";
 import { evaluationSection } from "./evaluation.js";
 import { trialsSection } from "./trials.js";
 import {
@@ -105,7 +106,23 @@ function timeline(events) {
     if (!attempts.has(event.attempt)) attempts.set(event.attempt, []);
     attempts.get(event.attempt).push(event);
   }
-  return h("div", { class: "timeline" }, ...[...attempts.entries()].map(([attempt, list]) =>
+  // Each stage lasts until the next event (of any attempt); the last one until now, if live.
+  const now = Date.now();
+  const ends = new Map(events.map((event, i) => {
+    const next = events[i + 1];
+    const end = next ? Date.parse(next.created_at) : TERMINAL.has(event.status) ? Date.parse(event.created_at) : now;
+    return [event, end];
+  }));
+  const rows = [...attempts.entries()].map(([attempt, list]) => ({
+    name: attempt ? `attempt ${attempt}` : "queued",
+    segments: list.map((event) => ({
+      stage: event.stage.replaceAll("_", " "),
+      start: Date.parse(event.created_at),
+      end: ends.get(event),
+    })),
+  }));
+  const chart = stageBars(rows, { title: "Stages of each attempt over time" });
+  return h("div", { class: "timeline" }, chart, ...[...attempts.entries()].map(([attempt, list]) =>
     h("div", {},
       h("h3", {}, attempt ? `Attempt ${attempt}` : "Queued"),
       h("ol", {}, ...list.map((event, i) => {
