@@ -48,7 +48,7 @@ mlflow-ui:
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet 'mlflow==$(MLFLOW_VERSION)'
 	mkdir -p var
 	$(MLFLOW_VENV)/bin/mlflow ui --backend-store-uri '$(MLFLOW_TRACKING_URI)' \
-	  --default-artifact-root '$(MLFLOW_ARTIFACT_ROOT)' --host $(HOST) --port $(MLFLOW_PORT)
+	  --default-artifact-root '$(MLFLOW_ARTIFACT_ROOT)' --host $(HOST) --port $(MLFLOW_PORT) --workers 1
 
 worker: migrate
 	$(BIN)/celery -A app.execution.celery_app worker --loglevel=INFO --queues=training --concurrency=1 --pool=threads

@@ -90,6 +90,22 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def unlabelled(page: Any) -> list[str]:
+    """The page's form controls that have no label (each must have one)."""
+    found: list[str] = page.evaluate(
+        """[...document.querySelectorAll("input, select, textarea")]
+             .filter((c) => c.type !== "hidden" && c.labels.length === 0)
+             .map((c) => c.name || c.outerHTML)"""
+    )
+    return found
+
+
+def overflows(page: Any) -> bool:
+    """Whether the page is wider than the window (a layout that does not fit the screen)."""
+    wider: bool = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+    return wider
+
+
 def progress(row: Any) -> int:
     return int(row.get_by_role("progressbar").get_attribute("aria-valuenow"))
 
@@ -115,6 +131,7 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
     form.get_by_label("Search space (JSON)").fill(
         '{"n_estimators": [5, 10, 20], "max_depth": [2, 3]}'
     )
+    assert unlabelled(form) == []
     form.get_by_role("button", name="Dry run").click()
     form.wait_for_selector(".dry-run table.profile")
     assert "150 rows" in form.locator(".dry-run").inner_text()
@@ -152,6 +169,9 @@ def test_submit_from_the_form_the_table_follows_it_to_completed(
     assert job.locator(".param-plot").count() == 2
     assert job.locator("table.trials tbody tr").count() == 5
     assert "completed" in job.locator(".slot-log pre").inner_text()
+    assert job.locator(".timeline .series-stages rect.stage").count() >= 6
+    assert unlabelled(job) == []
+    assert unlabelled(table) == []
     shot(job, "job")
 
     # Predict from the form built from the model's feature columns.
@@ -209,7 +229,40 @@ def test_datasets_page_uploads_and_profiles(
     card.get_by_role("button", name="Profile").click()
     card.locator("table.profile").wait_for()
     assert "yes: 30" in card.inner_text()
+    assert unlabelled(page) == []
     shot(page, "datasets")
+
+
+def test_a_regression_jobs_page_on_a_laptop_screen(live_server: LiveServer, guarded: Any) -> None:
+    with live_server.client() as client:
+        job_id = client.post(
+            "/v1/training-jobs",
+            json=job_request(
+                model_name="ui-diabetes",
+                data_source_config={"path": "sklearn://diabetes", "target_column": "target"},
+                algorithm_config={"name": "Ridge", "parameters": {"alpha": 0.5}},
+            ),
+        ).json()["job_id"]
+        assert wait_for_job(client, job_id)["status"] == "completed"
+        report = client.get(f"/v1/training-jobs/{job_id}/evaluation").json()
+    context = guarded(live_server)
+    page = context.new_page()
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{live_server.url}/ui/jobs/{job_id}")
+    page.wait_for_selector('[data-evaluation="drawn"]')
+    scatter = page.locator(".plot-block", has_text="Predicted against actual")
+    assert scatter.locator(".series-points .point").count() == len(
+        report["regression"]["sample"]["actual"]
+    )
+    bins = page.locator(".plot-block", has_text="Residuals").locator("rect.bar")
+    assert bins.count() == len(report["regression"]["residuals"]["histogram"]["counts"])
+    assert (
+        page.locator(".plot-block", has_text="Feature importance").locator("rect.bar").count() == 10
+    )
+    assert not overflows(page)
+    page.goto(f"{live_server.url}/ui")
+    page.wait_for_selector(f'tr[data-job-id="{job_id}"]')
+    assert not overflows(page)
 
 
 def test_an_api_key_is_asked_once_and_every_view_is_the_tenants(

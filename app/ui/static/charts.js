@@ -296,10 +296,11 @@ export function stageBars(rows, { title }) {
     }
   });
   chart.append(group);
+  const named = stages.map((stage, i) => ({ name: stage, color: PALETTE[i % PALETTE.length], dash: "" }));
   const axisY = rows.length * rowHeight + 8;
   chart.append(svg("line", { x1: left, x2: width - 10, y1: axisY, y2: axisY, class: "axis" }));
   for (const t of ticks(0, (t1 - t0) / 1000, 6)) {
     chart.append(svg("text", { x: sx(t0 + t * 1000), y: axisY + 14, "text-anchor": "middle" }, `${label(t)}s`));
   }
-  return figure(chart);
+  return figure(chart, named);
 }

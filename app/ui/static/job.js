@@ -140,11 +140,18 @@ function timeline(events) {
 function metricsTable(metrics) {
   if (!metrics) return h("p", { class: "muted" }, "Metrics come when the job completes.");
   const names = new Set();
-  for (const key of Object.keys(metrics)) names.add(key.replace(/^(train|validation)_/, ""));
+  const other = [];
+  for (const key of Object.keys(metrics)) {
+    if (/^(train|validation)_/.test(key)) names.add(key.replace(/^(train|validation)_/, ""));
+    else other.push(key);
+  }
   return h("table", {},
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Metric"), h("th", { scope: "col" }, "Train"), h("th", { scope: "col" }, "Validation"))),
-    h("tbody", {}, ...[...names].sort().map((name) => h("tr", {},
-      h("th", { scope: "row" }, name), h("td", {}, fmtNumber(metrics[`train_${name}`])), h("td", {}, fmtNumber(metrics[`validation_${name}`]))))),
+    h("tbody", {},
+      ...[...names].sort().map((name) => h("tr", {},
+        h("th", { scope: "row" }, name), h("td", {}, fmtNumber(metrics[`train_${name}`])), h("td", {}, fmtNumber(metrics[`validation_${name}`])))),
+      ...other.sort().map((name) => h("tr", {},
+        h("th", { scope: "row" }, name.replaceAll("_", " ")), h("td", { colspan: 2 }, fmtNumber(metrics[name]))))),
   );
 }
 

@@ -6,17 +6,19 @@ import { fmtDuration, fmtNumber, h } from "./ui.js";
 // Trial scores are scikit-learn scores, greater is better (errors come negated: neg_rmse).
 const SIGN = 1;
 
+// A parameter against the objective: a numeric axis for a numeric parameter of many values,
+// otherwise one column per value (sorted), as a grid or a list of choices gives.
 function paramPlot(name, scored) {
   const values = scored.map((t) => t.params[name]);
   const numeric = values.every((v) => typeof v === "number");
-  if (numeric) {
-    return plot([{ name: "", type: "points", x: values, y: scored.map((t) => t.mean_score) }],
-      { title: `${name} against the objective`, xLabel: name, yLabel: "objective", width: 300, height: 220 });
+  const distinct = [...new Set(values.map((v) => JSON.stringify(v)))];
+  const options = { title: `${name} against the objective`, xLabel: name, yLabel: "objective", width: 300, height: 220 };
+  if (numeric && distinct.length > 8) {
+    return plot([{ name: "", type: "points", x: values, y: scored.map((t) => t.mean_score) }], options);
   }
-  const categories = [...new Set(values.map((v) => JSON.stringify(v)))];
+  const categories = distinct.sort((a, b) => (numeric ? Number(a) - Number(b) : a.localeCompare(b)));
   return plot([{ name: "", type: "points", x: values.map((v) => categories.indexOf(JSON.stringify(v))), y: scored.map((t) => t.mean_score) }],
-    { title: `${name} against the objective`, xLabel: name, yLabel: "objective", width: 300, height: 220,
-      categories: categories.map((c) => (c.startsWith('"') ? JSON.parse(c) : c)), xDomain: [-0.5, categories.length - 0.5] });
+    { ...options, categories: categories.map((c) => (c.startsWith('"') ? JSON.parse(c) : c)), xDomain: [-0.5, categories.length - 0.5] });
 }
 
 export function trialsSection(trials) {
