@@ -83,6 +83,7 @@ export function fmtNumber(value, digits = 4) {
 
 export function fmtDuration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 10) return `${Number(seconds.toFixed(1))}s`;
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
