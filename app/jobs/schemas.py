@@ -422,7 +422,10 @@ class FeatureImportance(BaseModel):
 class FeatureImportanceReport(BaseModel):
     method: Literal["permutation"]
     scoring: str
-    n_repeats: int
+    n_repeats: int = Field(description="Repeats made (seeds seed .. seed + n_repeats - 1).")
+    n_repeats_planned: int | None = Field(
+        default=None, description="Repeats planned; fewer were made when the budget ran out."
+    )
     rows: int
     seed: int
     seconds: float

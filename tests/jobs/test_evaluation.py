@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,16 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     return body
 
 
-def test_a_completed_classifier_serves_its_report(client: TestClient) -> None:
+def test_a_completed_classifier_serves_its_report(client: TestClient, settings: Settings) -> None:
     job = completed(client)
     response = client.get(f"/v1/training-jobs/{job['job_id']}/evaluation")
     assert response.status_code == 200, response.text
     report = response.json()
+    # Served as stored beside the model, every field of it.
+    stored = json.loads(
+        (Path(settings.artifact_root) / job["job_id"] / EVALUATION_FILE).read_text()
+    )
+    assert report == {**stored, "job_id": job["job_id"]}
     assert report["job_id"] == job["job_id"]
     assert (report["task"], report["split"]) == ("classification", "validation")
     assert report["rows"] == job["data"]["validation_rows"] == 30
