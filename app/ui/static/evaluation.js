@@ -35,6 +35,8 @@ function classification(report) {
       { title: "Calibration: observed frequency against mean predicted probability", xLabel: "mean predicted probability", yLabel: "fraction of positives", xDomain: [0, 1], yDomain: [0, 1.02], diagonal: true, caption: "The dotted diagonal is perfect calibration." })));
   }
   if (!c.roc.length) parts.push(h("p", { class: "muted" }, "The model gives no scores, so there are no ROC, precision-recall or calibration curves."));
+  const notes = [...(c.score_source ? [`Curves from ${c.score_source}.`] : []), ...(c.notes || [])];
+  if (notes.length) parts.push(h("ul", { class: "notes muted" }, ...notes.map((note) => h("li", {}, note))));
   return parts;
 }
 

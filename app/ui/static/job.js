@@ -61,10 +61,10 @@ function snippets(job) {
 function copyPanel(job) {
   const texts = snippets(job);
   const names = Object.keys(texts);
-  const pre = h("pre", { class: "snippet", tabindex: 0, "aria-live": "polite" });
+  const pre = h("pre", { class: "snippet", id: "snippet", role: "tabpanel", tabindex: 0, "aria-live": "polite" });
   const copy = h("button", { type: "button", onclick: () => copyText(pre.textContent, copy) }, "Copy");
   const tabs = names.map((name, index) =>
-    h("button", { type: "button", role: "tab", "aria-selected": index === 0 ? "true" : "false", onclick: (event) => choose(name, event.currentTarget) }, `as ${name}`),
+    h("button", { type: "button", role: "tab", "aria-controls": "snippet", "aria-selected": index === 0 ? "true" : "false", onclick: (event) => choose(name, event.currentTarget) }, `as ${name}`),
   );
   function choose(name, tab) {
     for (const other of tabs) other.setAttribute("aria-selected", other === tab ? "true" : "false");
