@@ -27,7 +27,7 @@ MIN_ROWS = 2
 class ImportanceBudget:
     """``seconds`` 0 turns the computation off."""
 
-    seconds: float = 10.0
+    seconds: float = 5.0
     max_rows: int = 2000
     n_repeats: int = 5
 
