@@ -298,8 +298,11 @@ def test_an_api_key_is_asked_once_and_every_view_is_the_tenants(
             page.get_by_role("textbox", name="API key").fill("wrong")
             page.get_by_role("button", name="Use this key").click()
             page.get_by_text("the API key is not valid").wait_for()
-            page.get_by_role("textbox", name="API key").fill("key-ours")
-            page.get_by_role("button", name="Use this key").click()
+            # By keyboard: the prompt has the focus, Enter sends the key.
+            assert page.evaluate("document.activeElement.type") == "password"
+            page.keyboard.press("Control+A")
+            page.keyboard.type("key-ours")
+            page.keyboard.press("Enter")
             page.wait_for_selector('[data-live="on"]')
             mine = client.post(
                 "/v1/training-jobs", json=job_request(model_name="ours"), headers=ours

@@ -167,6 +167,8 @@ export function askKey(message = "") {
       } catch (failure) {
         setApiKey("");
         error.textContent = failure instanceof ApiError ? failure.message : String(failure);
+        input.focus();
+        input.select();
         return;
       }
       dialog.close();
