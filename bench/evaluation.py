@@ -90,8 +90,12 @@ def main() -> None:
             args.repeats,
         )
         core = timed(
-            lambda: evaluation_report(  # noqa: B023
-                model, task, X_val, y_val, budget=ImportanceBudget(seconds=0)
+            lambda: evaluation_report(
+                model,  # noqa: B023
+                task,  # noqa: B023
+                X_val,  # noqa: B023
+                y_val,  # noqa: B023
+                budget=ImportanceBudget(seconds=0),
             ),
             args.repeats,
         )
