@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     # Model registry (MLflow) and predictions.
     mlflow_artifact_root: Path = Path("./var/mlruns")
+    # Where MLflow's own web UI answers (`make mlflow-ui`); the dashboard links a job's run
+    # there when set. Empty: no link.
+    mlflow_ui_url: str = ""
     mlflow_model_alias: str = Field(default="candidate", pattern=r"^[A-Za-z0-9_-]*$")
     prediction_cache_models: int = Field(default=16, ge=1)
     prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)

@@ -371,6 +371,24 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/v1/training-jobs/{job_id}/model"): {
         "responses": {404: (PROBLEM, _NOT_FOUND)},
     },
+    ("get", "/v1/training-jobs/{job_id}/model/features"): {
+        "responses": {
+            200: (
+                JSON,
+                {
+                    "job_id": JOB_ID,
+                    "task": "classification",
+                    "feature_columns": [
+                        "sepal length (cm)",
+                        "sepal width (cm)",
+                        "petal length (cm)",
+                        "petal width (cm)",
+                    ],
+                },
+            ),
+            404: (PROBLEM, _NOT_FOUND),
+        },
+    },
     ("post", "/v1/training-jobs/{job_id}/predictions"): {
         "request": {
             "iris": {
