@@ -260,11 +260,35 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("get", "/v1/training-jobs"): {
         "responses": {
-            200: (JSON, {"items": [_COMPLETED], "total": 1, "limit": 100, "offset": 0}),
+            200: (
+                JSON,
+                {
+                    "items": [_COMPLETED],
+                    "next_page_token": "WzEsIjIwMjYtMTEtMjdUMDc6MzA6MDAuMTIwMDAwKzAwOjAwIiwiM2Y",
+                    "total": None,
+                    "limit": 1,
+                    "offset": 0,
+                },
+            ),
         },
     },
     ("get", "/v1/training-jobs/{job_id}"): {
         "responses": {200: (JSON, _COMPLETED), 404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("delete", "/v1/training-jobs/{job_id}"): {
+        "responses": {
+            404: (PROBLEM, _NOT_FOUND),
+            409: (
+                PROBLEM,
+                {
+                    "type": "urn:trainyard:problem:job-state-conflict",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": f"training job {JOB_ID} is running; cancel it, or wait until it "
+                    "finishes, before deleting it",
+                },
+            ),
+        },
     },
     ("post", "/v1/training-jobs/{job_id}/cancel"): {
         "responses": {
