@@ -231,18 +231,19 @@ class JobService:
 
     def events(self, job_id: uuid.UUID, *, tenant: str) -> list[JobEventResponse]:
         self.owned_job(job_id, tenant)
-        return [
-            JobEventResponse.model_validate(event, from_attributes=True)
-            for event in self.repository.list_events(job_id)
-        ]
+        events = self.repository.list_events(job_id)
+        if not events:
+            # Every job has its "submitted" event: none means it was deleted since the read.
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        return [JobEventResponse.model_validate(event, from_attributes=True) for event in events]
 
     def trials(self, job_id: uuid.UUID, *, tenant: str) -> list[TrialResponse]:
         """The trials of the job's latest attempt, in the order they were numbered."""
         job = self.owned_job(job_id, tenant)
-        return [
-            TrialResponse.model_validate(trial, from_attributes=True)
-            for trial in self.repository.list_trials(job_id, job.attempt)
-        ]
+        trials = self.repository.list_trials(job_id, job.attempt)
+        if not trials:
+            self.owned_job(job_id, tenant)  # deleted since the first read: not found
+        return [TrialResponse.model_validate(trial, from_attributes=True) for trial in trials]
 
     def logs(self, job_id: uuid.UUID, *, attempt: int | None, tenant: str) -> str:
         """The logs the training processes of a job wrote, oldest attempt first."""
