@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from app.config import Settings
 from app.jobs.models import utcnow
@@ -45,10 +45,10 @@ class RetentionSweeper:
                 logger.exception("retention sweep failed; it runs again at the next interval")
             self._stop.wait(self.settings.retention_interval_seconds)
 
-    def sweep(self) -> int:
-        """Delete every finished job past retention, batch by batch; how many went."""
+    def sweep(self, now: datetime | None = None) -> int:
+        """Delete every finished job past retention at ``now``, batch by batch; how many."""
         assert self.settings.retention_days is not None
-        before = utcnow() - timedelta(days=self.settings.retention_days)
+        before = (now or utcnow()) - timedelta(days=self.settings.retention_days)
         deleted = 0
         while not self._stop.is_set():
             removed = self.jobs.repository.delete_expired(
