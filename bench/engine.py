@@ -70,7 +70,10 @@ def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
-            text("DROP TABLE IF EXISTS trial, job_event, training_job, alembic_version CASCADE")
+            text(
+                "DROP TABLE IF EXISTS trial, job_event, training_job, job_tally, webhook, "
+                "webhook_delivery, webhook_cursor, alembic_version CASCADE"
+            )
         )
     engine.dispose()
 
