@@ -7,16 +7,21 @@ from __future__ import annotations
 import multiprocessing
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import func, insert, select
 
 from app.core.db import create_db_engine
 from app.jobs.lifecycle import JobStatus
 from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository
 from app.jobs.stats import JobStatistics
+from tests.fixtures import ROOT
 
 WORKERS = 3
 JOBS_EACH = 25
@@ -142,5 +147,47 @@ def test_a_scrape_reads_the_tally_not_the_jobs(database_url: str) -> None:
         stats = repository.statistics()
         assert stats.jobs_by_status["pending"] == 3
         assert all("training_job" not in statement for statement in statements), statements
+    finally:
+        engine.dispose()
+
+
+def test_the_migration_backfills_the_tally_from_the_jobs_there_are(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "i17events")  # the schema before the tally
+    engine = create_db_engine(url)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    rows = [
+        {
+            **new_job(tenant),
+            "model_version": str(i),
+            "status": status,
+            "stage": "done",
+            "progress": 0.0,
+            "attempt": 1,
+            "cancel_requested": False,
+            "created_at": now,
+            "updated_at": now,
+            "started_at": None if status == "pending" else now + timedelta(seconds=i),
+            "completed_at": now + timedelta(seconds=60 * i) if status != "pending" else None,
+        }
+        for i, (tenant, status) in enumerate(
+            [("", "pending"), ("", "completed"), ("a", "completed"), ("a", "failed")]
+        )
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(TrainingJob.__table__), rows)
+    command.upgrade(config, "head")
+    try:
+        repository = JobRepository(engine)
+        stats = repository.statistics()
+        assert stats.jobs_by_status == {**counted(repository)}
+        assert stats.jobs_by_status["completed"] == 2
+        assert stats.queue_wait.count == 3
+        assert stats.queue_wait.sum == pytest.approx(1 + 2 + 3, abs=0.01)
+        assert stats.run_duration["completed"].count == 2
+        assert stats.run_duration["failed"].sum == pytest.approx(180 - 3, abs=0.01)
     finally:
         engine.dispose()
