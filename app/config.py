@@ -83,10 +83,18 @@ class Settings(BaseSettings):
 
     # Model registry (MLflow) and predictions.
     mlflow_artifact_root: Path = Path("./var/mlruns")
+    # Where MLflow's own web UI answers (`make mlflow-ui`); the dashboard links a job's run
+    # there when set. Empty: no link.
+    mlflow_ui_url: str = ""
     mlflow_model_alias: str = Field(default="candidate", pattern=r"^[A-Za-z0-9_-]*$")
     prediction_cache_models: int = Field(default=16, ge=1)
     prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)
     max_prediction_rows: int = Field(default=10_000, ge=1)
+
+    # The evaluation report's permutation feature importance: its time budget per job (0 turns
+    # it off) and the validation rows it permutes at most.
+    evaluation_importance_seconds: float = Field(default=5.0, ge=0)
+    evaluation_importance_rows: int = Field(default=2000, ge=1)
 
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod

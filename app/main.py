@@ -25,6 +25,7 @@ from app.service import MLModelTrainingService
 from app.streams import endpoints as streams
 from app.streams.hub import StreamHub
 from app.streams.service import StreamService
+from app.ui.endpoints import install_ui
 from app.webhooks import endpoints as webhooks
 from app.webhooks.delivery import WebhookSender
 from app.webhooks.repository import WebhookRepository
@@ -47,6 +48,7 @@ def create_app(
             svc.repository,
             poll_seconds=settings.stream_poll_seconds,
             fallback_poll_seconds=settings.stream_fallback_poll_seconds,
+            artifact_root=settings.artifact_root,
         )
         app.state.streams = StreamService(
             jobs=svc.jobs,
@@ -95,6 +97,7 @@ def create_app(
     app.include_router(datasets.router)
     app.include_router(predictions.router)
     app.include_router(webhooks.router)
+    install_ui(app)
     return app
 
 

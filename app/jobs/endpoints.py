@@ -13,6 +13,7 @@ from app.core.problems import PROBLEM_RESPONSE as PROBLEM
 from app.core.problems import UNAUTHENTICATED
 from app.jobs.lifecycle import JobStatus
 from app.jobs.schemas import (
+    EvaluationReport,
     JobEventResponse,
     TrainingJobList,
     TrainingJobRequest,
@@ -152,6 +153,24 @@ def list_job_events(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> list
 def list_job_trials(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> list[TrialResponse]:
     """The hyperparameter-search trials of the job's latest attempt, as they finish."""
     return jobs.trials(job_id, tenant=tenant)
+
+
+@router.get(
+    "/{job_id}/evaluation",
+    responses={
+        404: {
+            "description": "No job with this id, or a completed job trained before reports existed",
+            **PROBLEM,
+        },
+        409: {"description": "The job has not completed", **PROBLEM},
+        **INVALID,
+    },
+)
+def get_job_evaluation(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> EvaluationReport:
+    """The evaluation report of a completed job on its validation split: confusion matrix,
+    per-class metrics, ROC, precision-recall and calibration curves (classification), predicted
+    against actual and residuals (regression), permutation importance of the input columns."""
+    return jobs.evaluation(job_id, tenant=tenant)
 
 
 @router.get(

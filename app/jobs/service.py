@@ -43,6 +43,7 @@ from app.jobs.repository import (
 )
 from app.jobs.schemas import (
     DataProfile,
+    EvaluationReport,
     JobError,
     JobEventResponse,
     RegistryInfo,
@@ -255,6 +256,26 @@ class JobService:
                 f"training job {job_id} has no attempt {attempt} (it has had {job.attempt})"
             )
         return read_logs(self.settings.artifact_root, str(job_id), attempt)
+
+    def evaluation(self, job_id: uuid.UUID, *, tenant: str) -> EvaluationReport:
+        """The evaluation report a completed job stored with its artifacts."""
+        from pathlib import Path
+
+        from app.trainer.artifacts import read_evaluation
+
+        job = self.owned_job(job_id, tenant)
+        if job.status != JobStatus.COMPLETED.value:
+            raise JobStateConflictError(
+                f"training job {job_id} is {job.status}; its evaluation report is there once "
+                "it has completed"
+            )
+        report = read_evaluation(Path(self.settings.artifact_root).resolve() / str(job_id))
+        if report is None:
+            raise ResourceNotFoundError(
+                f"training job {job_id} has no evaluation report: it was trained before "
+                "Trainyard made them (train it again to get one)"
+            )
+        return EvaluationReport.model_validate({**report, "job_id": job_id})
 
     # -- changes ----------------------------------------------------------------------------
 

@@ -374,3 +374,23 @@ def test_events_follow_streams_every_event_trial_and_log_line_to_the_end(
     streamed = [(f["data"]["status"], f["data"]["stage"]) for f in frames if f["event"] == "event"]
     polled = json.loads(trainyard(live_server, "events", job_id, "--json").stdout)
     assert streamed == [(e["status"], e["stage"]) for e in polled]
+
+
+def test_evaluation_from_the_client_and_the_command_line(live_server: LiveServer) -> None:
+    job_id = submit_id(live_server, "examples/iris.json")
+    assert trainyard(live_server, "watch", job_id).returncode == 0
+    with TrainyardClient(live_server.url) as client:
+        report = client.evaluation(job_id)
+        with pytest.raises(TrainyardAPIError) as caught:
+            client.evaluation("00000000-0000-4000-8000-000000000000")
+    assert caught.value.status_code == 404
+    assert report["job_id"] == job_id
+    assert sum(map(sum, report["classification"]["confusion_matrix"])) == report["rows"]
+
+    shown = trainyard(live_server, "evaluation", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "confusion matrix" in shown.stdout
+    assert "permutation importance" in shown.stdout
+    assert "petal length (cm)" in shown.stdout
+    raw = trainyard(live_server, "evaluation", job_id, "--json")
+    assert json.loads(raw.stdout) == report

@@ -4,7 +4,7 @@
     trainyard watch <job_id>                      # live progress; exit 0 only when completed
     trainyard events <job_id> --follow            # events, trials, log lines as they happen
     trainyard list --status completed             # a table
-    trainyard status|cancel|events|trials|logs <job_id>
+    trainyard status|cancel|events|trials|logs|evaluation <job_id>
     trainyard download <job_id> -o model.skops
     trainyard predict <job_id> --rows '[{"sepal length (cm)": 5.1, ...}]'
 
@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from trainyard_client.client import TrainyardAPIError, TrainyardClient
+from trainyard_client.report_view import print_report
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the request failed, or the watched job failed
@@ -381,6 +382,15 @@ def cmd_trials(client: TrainyardClient, args: argparse.Namespace, console: Conso
     return EXIT_OK
 
 
+def cmd_evaluation(client: TrainyardClient, args: argparse.Namespace, console: Console) -> int:
+    report = client.evaluation(args.job_id)
+    if args.json:
+        console.print_json(data=report)
+    else:
+        print_report(report, console)
+    return EXIT_OK
+
+
 def cmd_logs(client: TrainyardClient, args: argparse.Namespace, console: Console) -> int:
     sys.stdout.write(client.logs(args.job_id, attempt=args.attempt))
     sys.stdout.flush()
@@ -567,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("delete", "delete a finished job: its record, events, trials, model, logs", cmd_delete),
         ("events", "list a job's status and stage transitions", cmd_events),
         ("trials", "list a job's hyperparameter-search trials", cmd_trials),
+        ("evaluation", "show a completed job's evaluation report", cmd_evaluation),
     ):
         job_command = command(name, help_text, handler)
         job_command.add_argument("job_id")

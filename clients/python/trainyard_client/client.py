@@ -164,6 +164,12 @@ class TrainyardClient:
         result: list[JSONDict] = self._json("GET", f"/v1/training-jobs/{job_id}/trials")
         return result
 
+    def evaluation(self, job_id: str | uuid.UUID) -> JSONDict:
+        """The evaluation report of a completed job (confusion matrix, curves, residuals,
+        feature importance); a 409 problem while the job has not completed."""
+        result: JSONDict = self._json("GET", f"/v1/training-jobs/{job_id}/evaluation")
+        return result
+
     def logs(self, job_id: str | uuid.UUID, *, attempt: int | None = None) -> str:
         params = {"attempt": attempt} if attempt is not None else {}
         return self._request(
