@@ -21,7 +21,11 @@ from tests.fixtures.servers import LiveServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.slow
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots of each page go to test-artifacts/ (ignored by git); with
+# TRAINYARD_UPDATE_SCREENSHOTS=1 they replace the README's, in docs/screenshots/.
+SCREENSHOTS = ROOT / (
+    "docs/screenshots" if os.environ.get("TRAINYARD_UPDATE_SCREENSHOTS") else "test-artifacts/ui"
+)
 TIMEOUT_MS = 60_000
 
 
