@@ -17,13 +17,16 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.core.auth import OPEN_TENANT, hash_key
+from app.core.db import create_db_engine
 from app.core.exceptions import ResourceNotFoundError
 from app.jobs.models import JobEvent, TrainingJob, Trial, utcnow
+from app.jobs.repository import JobNotFinished, JobRepository
 from app.jobs.retention import RetentionSweeper
 from app.jobs.service import JobService
 from app.main import create_app
 from tests.fixtures.app import make_settings
 from tests.fixtures.jobs import endless_job, job_request, wait_for_job
+from tests.jobs.test_tally import new_job
 
 SEARCH = {"strategy": "grid", "search_space": {"n_estimators": [5, 10]}, "cv_folds": 2}
 
@@ -203,3 +206,17 @@ def test_the_retention_thread_of_the_api_deletes_expired_jobs(
             assert time.monotonic() < deadline, "the retention thread never deleted the job"
             time.sleep(0.1)
         assert not (Path(settings.artifact_root) / job_id).exists()
+
+
+def test_a_pending_job_is_refused_and_kept(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        repository = JobRepository(engine)
+        job = repository.create_job(new_job(OPEN_TENANT), pending_limit=10)
+        with pytest.raises(JobNotFinished) as refused:
+            repository.delete_job(job.id, OPEN_TENANT)
+        assert refused.value.status == "pending"
+        assert repository.get_job(job.id) is not None
+        assert repository.statistics().jobs_by_status["pending"] == 1
+    finally:
+        engine.dispose()
