@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     metrics_require_key: bool = False
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_pending_jobs_per_tenant: int = Field(default=1000, ge=1)
+    # Retention: finished jobs older than this many days are deleted (None: kept for ever).
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_interval_seconds: float = Field(default=300.0, gt=0)
+    retention_batch_size: int = Field(default=100, ge=1, le=10_000)
     # Upper bounds on estimator parameters that set the amount of work of one fit.
     parameter_caps: dict[str, float] = {
         "n_estimators": 5000,

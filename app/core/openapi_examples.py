@@ -101,6 +101,10 @@ _NOT_FOUND = {
     "status": 404,
     "detail": f"training job {JOB_ID} not found",
 }
+_PAGE: dict[str, Any] = {"next_page_token": "WzEsIjIwMjYtMTEtMjdUMDc6MzAiLCIzZiJd", "total": None}
+_PAGE |= {"limit": 1, "offset": 0}
+_RUNNING: dict[str, Any] = {"type": "urn:trainyard:problem:job-state-conflict", "status": 409}
+_RUNNING |= {"title": "Conflict", "detail": f"training job {JOB_ID} is running; cancel it first"}
 _NOT_COMPLETED = {
     "type": "urn:trainyard:problem:job-state-conflict",
     "title": "Conflict",
@@ -268,12 +272,13 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {202: (JSON, _PENDING), 422: (PROBLEM, _INVALID)},
     },
     ("get", "/v1/training-jobs"): {
-        "responses": {
-            200: (JSON, {"items": [_COMPLETED], "total": 1, "limit": 100, "offset": 0}),
-        },
+        "responses": {200: (JSON, {"items": [_COMPLETED], **_PAGE})},
     },
     ("get", "/v1/training-jobs/{job_id}"): {
         "responses": {200: (JSON, _COMPLETED), 404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("delete", "/v1/training-jobs/{job_id}"): {
+        "responses": {404: (PROBLEM, _NOT_FOUND), 409: (PROBLEM, _RUNNING)},
     },
     ("post", "/v1/training-jobs/{job_id}/cancel"): {
         "responses": {

@@ -272,7 +272,13 @@ class TrainingJobStatusResponse(BaseModel):
 
 class TrainingJobList(BaseModel):
     items: list[TrainingJobStatusResponse]
-    total: int
+    next_page_token: str | None = Field(
+        default=None,
+        description="Pass as `page_token` for the next page (same filters); null on the last.",
+    )
+    total: int | None = Field(
+        default=None, description="How many jobs match, only with `include_total=true`."
+    )
     limit: int
     offset: int
 

@@ -87,7 +87,7 @@ def test_list_shows_a_table_of_jobs(live_server: LiveServer) -> None:
         "--tag",
         "team=cli",
     )
-    result = trainyard(live_server, "list", "--model-name", "listed")
+    result = trainyard(live_server, "list", "--model-name", "listed", "--total")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("training jobs (1-1 of 1)")
@@ -269,6 +269,49 @@ def test_download_and_predict(live_server: LiveServer, tmp_path: Path) -> None:
     predicted = trainyard(live_server, "predict", job_id, "--file", "examples/iris-rows.json")
     assert predicted.returncode == 0, predicted.stderr
     assert "predictions" in json.loads(predicted.stdout)
+
+
+def test_delete_from_the_command_line_and_the_client(live_server: LiveServer) -> None:
+    flags = ["--data", "sklearn://iris", "--target", "target", "--algorithm", "LogisticRegression"]
+    first = submit_id(live_server, "--model-name", "deleted", *flags)
+    second = submit_id(live_server, "--model-name", "deleted", *flags)
+    for job_id in (first, second):
+        assert trainyard(live_server, "watch", job_id, "--interval", "0.2").returncode == 0
+    deleted = trainyard(live_server, "delete", first)
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"job {first}: deleted" in deleted.stdout
+    again = trainyard(live_server, "delete", first)
+    assert again.returncode == 1
+    assert "HTTP 404" in again.stderr
+    with TrainyardClient(live_server.url) as client:
+        assert [j["job_id"] for j in client.iter_jobs(model_name="deleted")] == [second]
+        client.delete_job(second)
+        with pytest.raises(TrainyardAPIError) as caught:
+            client.status(second)
+        assert caught.value.status_code == 404
+        assert list(client.iter_jobs(model_name="deleted")) == []
+
+
+def test_list_pages_along_the_cursor(live_server: LiveServer) -> None:
+    flags = ["--data", "sklearn://iris", "--target", "target", "--algorithm", "LogisticRegression"]
+    ids = [submit_id(live_server, "--model-name", "cursor-paged", *flags) for _ in range(3)]
+    first = trainyard(live_server, "list", "--model-name", "cursor-paged", "--limit", "2")
+    assert first.returncode == 0, first.stderr
+    token = re.search(r"--page-token (\S+)", first.stdout)
+    assert token, first.stdout
+    rest = trainyard(
+        live_server, "list", "--model-name", "cursor-paged", "--page-token", token.group(1)
+    )
+    assert rest.returncode == 0, rest.stderr
+    assert ids[0] in rest.stdout
+    assert ids[2] not in rest.stdout
+    assert "--page-token" not in rest.stdout
+    with TrainyardClient(live_server.url) as client:
+        walked = [j["job_id"] for j in client.iter_jobs(page_size=1, model_name="cursor-paged")]
+        assert walked == ids[::-1]
+        with pytest.raises(TrainyardAPIError) as caught:
+            client.list_jobs(page_token="nonsense")
+        assert [e["field"] for e in caught.value.field_errors] == ["page_token"]
 
 
 def test_client_raises_problem_documents(live_server: LiveServer) -> None:

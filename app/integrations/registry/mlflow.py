@@ -349,6 +349,22 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         client = self.mlflow()
         self._call(f"end run {run_id}", lambda: client.set_terminated(run_id, status=status))
 
+    def delete_run(self, run_id: str) -> None:
+        """MLflow's soft delete: the run moves to the deleted lifecycle stage (``mlflow gc``
+        purges it for good); a run already gone is fine."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.mlflow()
+
+        def delete() -> None:
+            try:
+                client.delete_run(run_id)
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+
+        self._call(f"delete run {run_id}", delete)
+
     # -- beyond the interface ---------------------------------------------------------------
 
     def log_evaluation(self, run_id: str, report: dict[str, Any]) -> list[str]:

@@ -47,14 +47,17 @@ function renderRows(tbody) {
 }
 
 async function load(tbody, pager) {
-  const list = await api(`/v1/training-jobs${query({ ...state.filters, limit: state.limit, offset: state.offset })}`);
+  // The page's "of N" needs the count (include_total): one count per page load, fine for a person.
+  const list = await api(
+    `/v1/training-jobs${query({ ...state.filters, limit: state.limit, offset: state.offset, include_total: "true" })}`,
+  );
   state.rows = new Map(list.items.map((job) => [job.job_id, job]));
   state.total = list.total;
   renderRows(tbody);
   const first = list.items.length ? state.offset + 1 : 0;
   pager.summary.textContent = `Jobs ${first}–${state.offset + list.items.length} of ${list.total}`;
   pager.prev.disabled = state.offset === 0;
-  pager.next.disabled = state.offset + state.limit >= list.total;
+  pager.next.disabled = !list.next_page_token;
 }
 
 function filterForm(onChange) {
