@@ -70,7 +70,10 @@ def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
-            text("DROP TABLE IF EXISTS trial, job_event, training_job, alembic_version CASCADE")
+            text(
+                "DROP TABLE IF EXISTS trial, job_event, training_job, job_tally, webhook, "
+                "webhook_delivery, webhook_cursor, alembic_version CASCADE"
+            )
         )
     engine.dispose()
 
@@ -202,16 +205,19 @@ def main() -> None:
             ]
             submitted = time.perf_counter() - started
             while (
-                client.get("/v1/training-jobs", params={"status": "completed", "limit": 1}).json()[
-                    "total"
-                ]
+                client.get(
+                    "/v1/training-jobs",
+                    params={"status": "completed", "limit": 1, "include_total": True},
+                ).json()["total"]
                 < args.jobs + args.tiny + 2
             ):
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
             stop.set()
             prober.join()
-            failed = client.get("/v1/training-jobs", params={"status": "failed"}).json()["total"]
+            failed = client.get(
+                "/v1/training-jobs", params={"status": "failed", "include_total": True}
+            ).json()["total"]
             print(
                 f"{args.jobs} tiny jobs: submitted in {submitted:.2f} s, all completed in "
                 f"{elapsed:.2f} s = {args.jobs / elapsed:.1f} jobs/s ({failed} failed)"

@@ -152,6 +152,9 @@ class RegistryRun:
             logged_uri = self.client.log_model(
                 self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
             )
+        evaluation = getattr(result, "evaluation", None)
+        if isinstance(self.client, MlflowRegistryClient) and evaluation is not None:
+            self.client.log_evaluation(self.run_id, {"job_id": str(self.job_id), **evaluation})
         version = self.client.register_model(logged_uri, model_name, run_id=self.run_id)
         self.client.end_run(self.run_id, "FINISHED")
         return self.info(

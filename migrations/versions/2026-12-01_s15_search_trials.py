@@ -1,7 +1,7 @@
 """search trials as units of work; trial worker and source; the job's estimate
 
 Revision ID: s15trials
-Revises: i17events
+Revises: r14reads
 Create Date: 2026-12-01 13:20:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 's15trials'
-down_revision: str | None = 'i17events'
+down_revision: str | None = 'r14reads'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

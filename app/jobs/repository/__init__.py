@@ -16,13 +16,19 @@ from app.jobs.repository.changes import (
     ModelVersionTaken,
 )
 from app.jobs.repository.jobs import JobRepository
+from app.jobs.repository.pages import Page, Position
+from app.jobs.repository.removal import JobNotFinished, Removed
 
 __all__ = [
     "FEED_CHANNEL",
     "VERSION_TRIES",
     "IdempotencyKeyTaken",
     "JobFilter",
+    "JobNotFinished",
     "JobRepository",
     "ModelVersionTaken",
+    "Page",
     "PendingLimitReached",
+    "Position",
+    "Removed",
 ]
