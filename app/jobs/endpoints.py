@@ -30,7 +30,7 @@ INVALID: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_jobs(request: Request) -> JobService:
+async def get_jobs(request: Request) -> JobService:
     jobs: JobService = request.app.state.jobs
     return jobs
 
@@ -90,7 +90,7 @@ def list_training_jobs(
 
 
 @router.get("/{job_id}", responses={**NOT_FOUND, **INVALID})
-def get_training_job(
+async def get_training_job(
     job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep
 ) -> TrainingJobStatusResponse:
     """The status of one training job."""

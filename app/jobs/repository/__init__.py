@@ -16,6 +16,7 @@ from app.jobs.repository.changes import (
     ModelVersionTaken,
 )
 from app.jobs.repository.jobs import JobRepository
+from app.jobs.repository.status import StatusRow
 
 __all__ = [
     "FEED_CHANNEL",
@@ -25,4 +26,5 @@ __all__ = [
     "JobRepository",
     "ModelVersionTaken",
     "PendingLimitReached",
+    "StatusRow",
 ]
