@@ -20,12 +20,12 @@ from app.config import Settings
 from app.core.exceptions import ModelRegistryError
 from app.execution.forkserver import preload_first
 from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
-from app.integrations.registry.mlflow import MlflowRegistryClient
+from app.integrations.registry.mlflow import MlflowRegistryClient, pip_requirements
 from app.jobs.lifecycle import AttemptOutcome, JobStatus, Reaped
 from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import TrainingJobRequest
-from app.trainer.artifacts import UntrustedModelError, trusted_types
+from app.trainer.artifacts import UntrustedModelError, model_requirements, trusted_types
 
 logger = logging.getLogger(__name__)
 
@@ -131,24 +131,16 @@ class RegistryRun:
         assert self.run_id is not None
         resolved = {k: v for k, v in result.parameters.items() if k != "n_jobs"}
         best = {f"best.{k}": v for k, v in (result.best_hyperparameters or {}).items()}
-        self.log_params({**resolved, **best})
-        self.client.log_metrics(
-            self.run_id, {**result.metrics, "fit_seconds": float(result.fit_seconds)}
-        )
+        params = {k: v for k, v in {**resolved, **best}.items() if k not in self.logged_params}
+        metrics = {**result.metrics, "fit_seconds": float(result.fit_seconds)}
         example = frame[result.feature_columns].head(INPUT_EXAMPLE_ROWS)
         if isinstance(self.client, MlflowRegistryClient) and model_file is not None:
-            try:
-                trusted = trusted_types(model_file)
-            except UntrustedModelError as exc:
-                raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
-            logged_uri = self.client.log_model(
-                self.run_id,
-                result.pipeline,
-                name=MODEL_ARTIFACT,
-                input_example=example,
-                trusted_types=trusted,
-            )
+            self.client.log_batch(self.run_id, params, metrics)
+            self.logged_params.update(params)
+            logged_uri = self._log_model_file(self.client, result, example, model_file)
         else:
+            self.log_params(params)
+            self.client.log_metrics(self.run_id, metrics)
             logged_uri = self.client.log_model(
                 self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
             )
@@ -158,6 +150,28 @@ class RegistryRun:
             model_uri=f"models:/{model_name}/{version}",
             registered_version=version,
             logged_model_uri=logged_uri,
+        )
+
+    def _log_model_file(
+        self, client: MlflowRegistryClient, result: Any, example: Any, model_file: Path
+    ) -> str:
+        """The saved skops file as the run's model, with its types checked against the
+        reviewed list and a signature from a few rows (one small predict, no model load)."""
+        from mlflow.models import infer_signature
+
+        assert self.run_id is not None
+        try:
+            trusted = trusted_types(model_file)
+        except UntrustedModelError as exc:
+            raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
+        signature = infer_signature(example, result.pipeline.predict(example))
+        return client.log_model_file(
+            self.run_id,
+            model_file,
+            name=MODEL_ARTIFACT,
+            trusted_types=trusted,
+            requirements=pip_requirements() + model_requirements(result.pipeline),
+            signature=signature,
         )
 
     def log_trial(self, trial: dict[str, Any]) -> None:

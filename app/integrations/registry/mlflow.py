@@ -41,6 +41,7 @@ RETRY_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
 RETRY_ATTEMPTS = 8
 MAX_PARAM_LENGTH = 6000
 PARAMS_PER_BATCH = 100
+SKOPS_MODEL_FILE = "model.skops"  # the name mlflow.sklearn gives a model saved with skops
 METRICS_PER_BATCH = 1000
 
 # ``mlflow.sklearn.log_model`` reads the tracking URI from a process global; the lock keeps
@@ -304,6 +305,100 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                     input_example=input_example,
                 )
             return str(info.model_uri)
+
+        return self._call("log the model", log)
+
+    def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Parameters and metrics in one call (one transaction of the store), batch limits
+        permitting."""
+        from mlflow.entities import Metric, Param
+
+        client = self.mlflow()
+        now = int(time.time() * 1000)
+        items = [Param(str(k), _param_value(v)) for k, v in params.items()]
+        values = [
+            Metric(str(k), float(v), now, 0) for k, v in metrics.items() if math.isfinite(float(v))
+        ]
+        if len(items) > PARAMS_PER_BATCH or len(values) > METRICS_PER_BATCH:
+            self.log_params(run_id, params)
+            self.log_metrics(run_id, metrics)
+            return
+        self._call(
+            "log parameters and metrics",
+            lambda: client.log_batch(run_id, params=items, metrics=values),
+        )
+
+    def log_model_file(
+        self,
+        run_id: str,
+        model_file: Path,
+        *,
+        name: str,
+        trusted_types: list[str],
+        requirements: list[str],
+        signature: Any = None,
+    ) -> str:
+        """Log a pipeline already saved with skops as an MLflow model of the sklearn flavour,
+        the file as it is: no second serialisation, no load to check it (the caller checked
+        its types), no inference of requirements, no serving-input validation. Loads with
+        ``mlflow.sklearn.load_model`` and ``mlflow.pyfunc.load_model`` like ``log_model``'s."""
+        import shutil
+        import tempfile
+
+        import sklearn
+        import yaml
+        from mlflow.entities import LoggedModelOutput
+        from mlflow.models import Model
+        from mlflow.pyfunc import add_to_model
+        from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
+
+        client = self.mlflow()
+        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+
+        def log() -> str:
+            logged = client.create_logged_model(
+                experiment_id=run.info.experiment_id,
+                name=name,
+                source_run_id=run_id,
+                params=dict(run.data.params),
+                tags={k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")},
+            )
+            client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+            with tempfile.TemporaryDirectory(prefix="trainyard-model-") as folder:
+                local = Path(folder)
+                shutil.copyfile(model_file, local / SKOPS_MODEL_FILE)
+                model = Model(
+                    artifact_path=logged.artifact_location,
+                    model_uuid=logged.model_id,
+                    run_id=run_id,
+                    model_id=logged.model_id,
+                    signature=signature,
+                )
+                add_to_model(  # type: ignore[no-untyped-call]
+                    model,
+                    loader_module="mlflow.sklearn",
+                    model_path=SKOPS_MODEL_FILE,
+                    conda_env="conda.yaml",
+                    python_env="python_env.yaml",
+                    predict_fn="predict",
+                )
+                model.add_flavor(
+                    "sklearn",
+                    pickled_model=SKOPS_MODEL_FILE,
+                    sklearn_version=sklearn.__version__,
+                    serialization_format="skops",
+                    code=None,
+                    skops_trusted_types=trusted_types,
+                )
+                model.model_size_bytes = model_file.stat().st_size
+                model.save(str(local / "MLmodel"))
+                (local / "requirements.txt").write_text("\n".join(requirements))
+                conda = _mlflow_conda_env(additional_pip_deps=requirements)  # type: ignore[no-untyped-call]
+                (local / "conda.yaml").write_text(yaml.safe_dump(conda, default_flow_style=False))
+                python_env = _PythonEnv.current()  # type: ignore[no-untyped-call]
+                python_env.to_yaml(str(local / "python_env.yaml"))
+                client.log_model_artifacts(logged.model_id, str(local))
+            return f"models:/{logged.model_id}"
 
         return self._call("log the model", log)
 

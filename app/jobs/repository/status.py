@@ -72,9 +72,14 @@ class StatusReader:
         )
         id_type = TrainingJob.__table__.c.id.type
         self.bind_id: Processor = id_type.dialect_impl(dialect).bind_processor(dialect)
-        self.processors: list[Processor] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in STATUS_BY_ID.selected_columns
+        self.processors: list[Processor] | None = None  # from the first result's types
+
+    def _processors(self, description: Any) -> list[Processor]:
+        """Each column's converter, chosen (as SQLAlchemy does) for the driver's type code."""
+        dialect = self.engine.dialect
+        return [
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(STATUS_BY_ID.selected_columns, description, strict=True)
         ]
 
     def read(self, job_id: uuid.UUID, tenant: str) -> StatusRow | None:
@@ -88,15 +93,18 @@ class StatusReader:
             try:
                 cursor.execute(self.sql, arguments)
                 row = cursor.fetchone()
+                if self.processors is None:
+                    self.processors = self._processors(cursor.description)
             finally:
                 cursor.close()
         finally:
             connection.close()
-        if row is None:
+        processors = self.processors
+        if row is None or processors is None:
             return None
         return StatusRow(
             *(
                 process(value) if process is not None else value
-                for process, value in zip(self.processors, row, strict=True)
+                for process, value in zip(processors, row, strict=True)
             )
         )
