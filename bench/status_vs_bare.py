@@ -28,7 +28,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engine import (  # noqa: E402
-    ROOT,
     TINY,
     free_port,
     migrate,
@@ -133,6 +132,8 @@ def main() -> None:
                 auth,
             ),
         }
+        load = os.getloadavg()[0]
+        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         for target, header in targets.values():  # warm both
             wrk(target, seconds=2, connections=args.connections, header=header)
         results: dict[str, list[tuple[float, float, float, int]]] = {name: [] for name in targets}
@@ -143,11 +144,9 @@ def main() -> None:
                 )
         print(
             f"database: {url.split('@')[-1]}; cores: {os.cpu_count()}; "
-            f"load average before: {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+            f"load average before: {load:.2f}; started {started}"
         )
-        print(
-            f"wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds each, alternating"
-        )
+        print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds per server")
         medians = {}
         for name, runs in results.items():
             rate = statistics.median(r[0] for r in runs)

@@ -85,6 +85,8 @@ def create_loop_read_engine(engine: Engine) -> Engine:
     connections are in autocommit (a single SELECT is its own snapshot; no BEGIN, no ROLLBACK
     round trip), SQLite readers in WAL mode never wait for writers, and PostgreSQL connections
     give up on connecting and on a statement after a few seconds.
+
+    Its reads go through the pool's raw DBAPI connections (``repository.status``).
     """
     url = engine.url
     options: dict[str, Any] = {
@@ -109,7 +111,8 @@ def create_loop_read_engine(engine: Engine) -> Engine:
             "connect_timeout": LOOP_READ_TIMEOUT_SECONDS,
             "options": f"-c statement_timeout={LOOP_READ_TIMEOUT_SECONDS * 1000}",
         }
-    return create_engine(url, pool_pre_ping=True, **options)
+    # No pre-ping (a round trip per read): the status read retries once on a dropped connection.
+    return create_engine(url, **options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

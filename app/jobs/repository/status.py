@@ -59,6 +59,10 @@ STATUS_BY_ID = select(*(getattr(TrainingJob, name).label(name) for name in STATU
 Processor = Callable[[Any], Any] | None
 
 
+class _Disconnected(Exception):
+    """The pooled connection was dead (the server restarted, a proxy dropped it)."""
+
+
 class StatusReader:
     """``STATUS_BY_ID`` compiled for one engine's dialect, run on a raw pooled connection."""
 
@@ -82,11 +86,7 @@ class StatusReader:
             for column, described in zip(STATUS_BY_ID.selected_columns, description, strict=True)
         ]
 
-    def read(self, job_id: uuid.UUID, tenant: str) -> StatusRow | None:
-        """The status of ``tenant``'s job ``job_id``; None when there is no such job."""
-        bound_id = self.bind_id(job_id) if self.bind_id else job_id
-        params: dict[str, Any] = {"job_id": bound_id, "tenant": tenant}
-        arguments: Any = [params[name] for name in self.order] if self.order else params
+    def _fetch(self, arguments: Any) -> Any:
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -95,10 +95,26 @@ class StatusReader:
                 row = cursor.fetchone()
                 if self.processors is None:
                     self.processors = self._processors(cursor.description)
+                return row
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                if self.engine.dialect.is_disconnect(exc, connection.dbapi_connection, cursor):
+                    connection.invalidate(exc)
+                    raise _Disconnected() from exc
+                raise
             finally:
                 cursor.close()
         finally:
             connection.close()
+
+    def read(self, job_id: uuid.UUID, tenant: str) -> StatusRow | None:
+        """The status of ``tenant``'s job ``job_id``; None when there is no such job."""
+        bound_id = self.bind_id(job_id) if self.bind_id else job_id
+        params: dict[str, Any] = {"job_id": bound_id, "tenant": tenant}
+        arguments: Any = [params[name] for name in self.order] if self.order else params
+        try:
+            row = self._fetch(arguments)
+        except _Disconnected:
+            row = self._fetch(arguments)  # the pool dropped the dead connection: once more
         processors = self.processors
         if row is None or processors is None:
             return None
