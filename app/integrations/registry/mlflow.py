@@ -337,6 +337,9 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         trusted_types: list[str],
         requirements: list[str],
         signature: Any = None,
+        experiment_id: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> str:
         """Log a pipeline already saved with skops as an MLflow model of the sklearn flavour,
         the file as it is: no second serialisation, no load to check it (the caller checked
@@ -353,15 +356,19 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
 
         client = self.mlflow()
-        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+        if experiment_id is None or params is None or tags is None:
+            run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+            experiment_id = str(run.info.experiment_id)
+            params = dict(run.data.params)
+            tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
 
         def log() -> str:
             logged = client.create_logged_model(
-                experiment_id=run.info.experiment_id,
+                experiment_id=experiment_id,
                 name=name,
                 source_run_id=run_id,
-                params=dict(run.data.params),
-                tags={k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")},
+                params={k: _param_value(v) for k, v in (params or {}).items()},
+                tags=tags,
             )
             client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
             with tempfile.TemporaryDirectory(prefix="trainyard-model-") as folder:
@@ -402,13 +409,17 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
 
         return self._call("log the model", log)
 
-    def register_model(self, model_uri: str, name: str, *, run_id: str) -> str:
-        """A new version of registered model ``name``; ``alias`` moves to it."""
+    def register_model(
+        self, model_uri: str, name: str, *, run_id: str, tags: dict[str, str] | None = None
+    ) -> str:
+        """A new version of registered model ``name``; ``alias`` moves to it. The version
+        carries the run's ``trainyard.`` tags (read from the run unless given)."""
         from mlflow.exceptions import MlflowException
 
         client = self.mlflow()
-        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
-        tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
+        if tags is None:
+            run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+            tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
         model_id = (
             model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         )
@@ -420,8 +431,6 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
 
-        self._call(f"create registered model {name!r}", ensure_registered_model)
-
         def create_version() -> Any:
             # MLflow resolves a ``models:/`` source through the process's tracking URI.
             with _fluent_lock, _global_tracking_uri(self.tracking_uri):
@@ -429,7 +438,17 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                     name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
                 )
 
-        version = self._call(f"register a version of {name!r}", create_version)
+        def create_version_and_model() -> Any:
+            # Usually the registered model exists: try the version first, one call.
+            try:
+                return create_version()
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+            ensure_registered_model()
+            return create_version()
+
+        version = self._call(f"register a version of {name!r}", create_version_and_model)
         if self.alias:
             self._call(
                 f"set alias {self.alias!r} of {name!r}",
