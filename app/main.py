@@ -46,6 +46,7 @@ def create_app(
             svc.repository,
             poll_seconds=settings.stream_poll_seconds,
             fallback_poll_seconds=settings.stream_fallback_poll_seconds,
+            artifact_root=settings.artifact_root,
         )
         app.state.streams = StreamService(
             jobs=svc.jobs,

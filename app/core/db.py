@@ -133,6 +133,52 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+class CommitWatch:
+    """Whether any other connection committed since the last look, for a reader that polls.
+
+    SQLite: ``PRAGMA data_version`` on a connection of its own (in autocommit, so it holds no
+    snapshot) changes exactly when another connection commits, whichever process it is in;
+    one cheap statement answers "anything new?" before any table is read. Other databases:
+    always ``True`` (PostgreSQL readers are woken by ``NOTIFY`` instead)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.enabled = engine.dialect.name == "sqlite"
+        self.checks = 0
+        self._connection: Any = None
+        self._version: int | None = None
+
+    def changed(self) -> bool:
+        if not self.enabled:
+            return True
+        self.checks += 1
+        try:
+            if self._connection is None:
+                self._connection = self.engine.raw_connection()
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute("PRAGMA data_version")
+                version = int(cursor.fetchone()[0])
+            finally:
+                cursor.close()
+        except Exception:
+            logger.warning("PRAGMA data_version failed; reading anyway", exc_info=True)
+            self.close()
+            return True
+        changed = version != self._version
+        self._version = version
+        return changed
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            self._version = None
+            try:
+                connection.close()
+            except Exception:
+                logger.debug("closing the commit watch's connection failed", exc_info=True)
+
+
 def listen(engine: Engine, channel: str, on_notify: Callable[[], None], stop: Event) -> None:
     """PostgreSQL only: call ``on_notify`` for every ``NOTIFY channel`` until ``stop`` is set,
     on a connection of its own (reconnecting after an error). Run it in a thread."""

@@ -3,7 +3,10 @@
 A stream never queries the database per tick: the hub does, once for all of them, and only
 while some stream is open. Each read is three indexed range scans: ``job_event`` and
 ``trial`` past the hub's position (``IdFloor``), and ``training_job`` rows updated in the last
-few seconds (progress moves without an event). On PostgreSQL the hub reads when a ``NOTIFY``
+few seconds (progress moves without an event). It also looks at the size of the attempt logs of
+the jobs whose streams follow logs (one directory listing per such job per read, in the
+hub's thread) and wakes those streams only when a log grew: no stream touches a file on the
+event loop, or at all while its log is quiet. On PostgreSQL the hub reads when a ``NOTIFY``
 from the repository wakes it (at most every ``STREAM_POLL_SECONDS``, and every
 ``STREAM_FALLBACK_POLL_SECONDS`` regardless); on SQLite it reads every ``STREAM_POLL_SECONDS``.
 Whoever wrote the change (this process, a forkserver child, a Celery worker elsewhere), the
@@ -15,15 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from app.core.db import listen
+from app.core.db import CommitWatch, listen
 from app.core.sequence import IdFloor
 from app.jobs.lifecycle import JobStatus
+from app.jobs.logs import attempt_logs
 from app.jobs.models import JobEvent, Trial, utcnow
 from app.jobs.repository import FEED_CHANNEL, JobRepository
 from app.jobs.schemas import JobEventResponse, TrialResponse
@@ -43,7 +49,7 @@ MAX_QUEUED = 10_000
 class Change:
     """One frame's worth of news: an event, a trial, or a job's new status snapshot."""
 
-    kind: str  # "event" | "trial" | "status"
+    kind: str  # "event" | "trial" | "status" | "log" (a log grew: read it; no frame itself)
     seq: int  # the event's or trial's id; 0 for a status
     job_id: uuid.UUID
     tenant: str
@@ -77,14 +83,23 @@ class Subscription:
     """What one stream receives: the changes ``accept`` takes, past the hub's position at the
     moment it subscribed (``event_floor``, ``trial_floor``); the rest it reads as backlog."""
 
-    def __init__(self, hub: StreamHub, accept: Callable[[Change], bool]) -> None:
+    def __init__(
+        self,
+        hub: StreamHub,
+        accept: Callable[[Change], bool],
+        logs_of: uuid.UUID | None = None,
+    ) -> None:
         self.hub = hub
         self.accept = accept
+        self.logs_of = logs_of
         self.queue: asyncio.Queue[Change | None] = asyncio.Queue()
         self.event_floor, self.trial_floor = hub.sent
 
     def offer(self, change: Change) -> None:
-        if self.accept(change):
+        if change.kind == "log":
+            if change.job_id == self.logs_of:
+                self.queue.put_nowait(change)
+        elif self.accept(change):
             self.queue.put_nowait(change)
             if self.queue.qsize() > MAX_QUEUED:
                 self.hub.unsubscribe(self)
@@ -96,25 +111,36 @@ class Subscription:
 
 class StreamHub:
     def __init__(
-        self, repository: JobRepository, *, poll_seconds: float, fallback_poll_seconds: float
+        self,
+        repository: JobRepository,
+        *,
+        poll_seconds: float,
+        fallback_poll_seconds: float,
+        artifact_root: Path | None = None,
     ) -> None:
         self.repository = repository
+        self.artifact_root = artifact_root
         self.poll_seconds = poll_seconds
         self.listening = repository.engine.dialect.name == "postgresql"
         self.idle_seconds = fallback_poll_seconds if self.listening else poll_seconds
+        # SQLite: the tables are read only when something was committed since the last read.
+        self.commits = CommitWatch(repository.engine)
         self.subscriptions: set[Subscription] = set()
         self.events: IdFloor[Any] = IdFloor(0)
         self.trials: IdFloor[Any] = IdFloor(0)
         self.sent = (0, 0)
         self.reads = 0
         self._snapshots: dict[uuid.UUID, tuple[Any, ...]] = {}
+        self._log_sizes: dict[uuid.UUID, tuple[tuple[int, int], ...]] = {}
         self._since: datetime = utcnow()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop = threading.Event()
         self._synced = False
 
-    async def subscribe(self, accept: Callable[[Change], bool]) -> Subscription:
+    async def subscribe(
+        self, accept: Callable[[Change], bool], *, logs_of: uuid.UUID | None = None
+    ) -> Subscription:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="stream-hub")
             if self.listening:
@@ -127,8 +153,10 @@ class StreamHub:
                 ).start()
         if not self.subscriptions and not self._synced:
             await asyncio.to_thread(self._sync)
-        subscription = Subscription(self, accept)
+        subscription = Subscription(self, accept, logs_of)
         self.subscriptions.add(subscription)
+        if logs_of is not None and logs_of not in self._log_sizes:
+            self._wake.set()  # start watching its log now, not at the next idle read
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -136,6 +164,7 @@ class StreamHub:
 
     async def close(self) -> None:
         self._stop.set()
+        self.commits.close()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -159,17 +188,30 @@ class StreamHub:
         self._synced = True
 
     async def _run(self) -> None:
+        last_read = 0.0
         while True:
+            # Followed logs are looked at every poll interval; the database only when woken
+            # (a NOTIFY, a new log stream) or once the idle interval is up.
+            following = any(s.logs_of is not None for s in self.subscriptions)
+            timeout = self.poll_seconds if following else self.idle_seconds
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 pass
+            woken = self._wake.is_set()
             self._wake.clear()
             if not self.subscriptions:
                 self._synced = False
                 continue
+            read_database = woken or time.monotonic() - last_read >= self.idle_seconds
             try:
-                changes = await asyncio.to_thread(self._read)
+                if read_database and not self.listening and not woken:
+                    read_database = await asyncio.to_thread(self._committed)
+                if read_database:
+                    last_read = time.monotonic()
+                    changes = await asyncio.to_thread(self._read)
+                else:
+                    changes = await asyncio.to_thread(self._grown_logs)
             except Exception:
                 logger.exception("the stream hub could not read the database")
                 changes = []
@@ -178,7 +220,11 @@ class StreamHub:
                 for subscription in list(self.subscriptions):
                     subscription.offer(change)
             # A burst of NOTIFYs (progress of many jobs) costs one read per interval.
-            await asyncio.sleep(self.poll_seconds if self.listening else 0)
+            await asyncio.sleep(self.poll_seconds if self.listening and read_database else 0)
+
+    def _committed(self) -> bool:
+        """Something to read: a commit since the last read, or rows held behind a missing id."""
+        return self.commits.changed() or self.events.waiting or self.trials.waiting
 
     def _read(self) -> list[Change]:
         self.reads += 1
@@ -191,7 +237,26 @@ class StreamHub:
         if self.events.waiting or self.trials.waiting:
             self._wake.set()  # read again soon: a missing id holds rows back
         changes = [trial_change(row) for row in trials] + [event_change(row) for row in events]
-        return changes + self._statuses()
+        return changes + self._statuses() + self._grown_logs()
+
+    def _grown_logs(self) -> list[Change]:
+        """A ``log`` change per followed job whose attempt logs changed size since the last read."""
+        followed = {s.logs_of for s in list(self.subscriptions) if s.logs_of is not None}
+        if self.artifact_root is None or not followed:
+            self._log_sizes.clear()
+            return []
+        found = []
+        sizes = {}
+        for job_id in followed:
+            size = tuple(
+                (attempt, _size(path))
+                for attempt, path in attempt_logs(self.artifact_root, str(job_id))
+            )
+            sizes[job_id] = size
+            if self._log_sizes.get(job_id) != size:
+                found.append(Change("log", 0, job_id, "", "", None, "", {}))
+        self._log_sizes = sizes
+        return found
 
     def _statuses(self) -> list[Change]:
         now = utcnow()
@@ -218,3 +283,10 @@ class StreamHub:
         horizon = now - STATUS_OVERLAP * 2
         self._snapshots = {k: v for k, v in self._snapshots.items() if v[5] >= horizon}
         return found
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1

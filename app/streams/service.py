@@ -73,7 +73,9 @@ class StreamService:
     async def _job_frames(
         self, job_id: uuid.UUID, tenant: str, cursor: Cursor
     ) -> AsyncIterator[bytes]:
-        subscription = await self.hub.subscribe(lambda change: change.job_id == job_id)
+        subscription = await self.hub.subscribe(
+            lambda change: change.job_id == job_id, logs_of=job_id
+        )
         try:
             status = await asyncio.to_thread(self.jobs.get_status, job_id, tenant=tenant)
             yield sse.frame("status", status.model_dump(mode="json"), id=cursor.render(logs=True))
@@ -103,7 +105,7 @@ class StreamService:
         for frame in (stream.frame(trial_change(row)) for row in rows):
             if frame:
                 yield frame
-        for frame in self._logs(stream, job_id):
+        for frame in await asyncio.to_thread(self._logs, stream, job_id):
             yield frame
         if status:
             job = await asyncio.to_thread(self.jobs.get_status, job_id, tenant=tenant)
@@ -175,7 +177,14 @@ class StreamService:
         self, subscription: Subscription, stream: _Frames, *, job_id: uuid.UUID | None
     ) -> AsyncIterator[bytes]:
         quiet_since = time.monotonic()
+        # The log as it is now; from here on the hub says when it grew.
+        logs_grew = job_id is not None
         while not stream.ended:
+            if logs_grew and job_id is not None:
+                logs_grew = False
+                for frame in await asyncio.to_thread(self._logs, stream, job_id):
+                    quiet_since = time.monotonic()
+                    yield frame
             try:
                 change = await asyncio.wait_for(subscription.queue.get(), timeout=self.tick)
             except TimeoutError:
@@ -183,14 +192,14 @@ class StreamService:
             if change is None:
                 return  # the hub dropped this stream (too slow, or shutting down)
             frames: list[bytes] = []
-            if change:
+            if change and change.kind == "log":
+                logs_grew = True
+            elif change:
                 frames.append(stream.frame(change))
                 while stream.ended and not subscription.queue.empty():
                     rest = subscription.queue.get_nowait()
-                    if rest is not None:
+                    if rest is not None and rest.kind != "log":
                         frames.append(stream.frame(rest))
-            if job_id is not None and not stream.ended:
-                frames.extend(self._logs(stream, job_id))
             frames = [frame for frame in frames if frame]
             if frames:
                 quiet_since = time.monotonic()

@@ -28,6 +28,7 @@ import httpx
 from app.config import Settings
 from app.core.exceptions import ConfigurationError
 from app.core.sequence import IdFloor
+from app.integrations.data_layer.url_policy import CheckedURL
 from app.jobs.lifecycle import JobStage, JobStatus
 from app.jobs.models import JobEvent, Trial, utcnow
 from app.jobs.repository import JobRepository
@@ -194,9 +195,10 @@ class WebhookSender:
         status_code: int | None = None
         error: str | None = None
         try:
-            check_webhook_url(webhook.url, self.settings)  # DNS may have changed since
-            answer = self._http.post(webhook.url, content=body, headers=headers)
-            status_code = answer.status_code
+            # Checked again (DNS may have changed since), then sent to an address just
+            # checked, never to a second DNS answer (a rebinding host cannot slip through).
+            checked = check_webhook_url(webhook.url, self.settings)
+            status_code = self._post(checked, body, headers)
         except ConfigurationError as exc:
             error = exc.message
         except httpx.TimeoutException:
@@ -227,6 +229,22 @@ class WebhookSender:
             tries,
             status_code or error,
         )
+
+    def _post(self, checked: CheckedURL, body: bytes, headers: dict[str, str]) -> int:
+        """The status of the first checked address that answers; the last error if none."""
+        failure: httpx.TransportError | None = None
+        for target, host, extensions in checked.targets():
+            try:
+                answer = self._http.post(
+                    target, content=body, headers={**headers, **host}, extensions=extensions
+                )
+                return answer.status_code
+            except httpx.TimeoutException:
+                raise  # an answer may be on its way: no second address gets it too
+            except httpx.TransportError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
 
 
 def error_is_final(error: str | None) -> bool:

@@ -8,7 +8,7 @@ import uuid
 
 from app.config import Settings
 from app.core.exceptions import ConfigurationError, ResourceNotFoundError
-from app.integrations.data_layer.url_policy import check_url, parse_rules
+from app.integrations.data_layer.url_policy import CheckedURL, check_url, parse_rules
 from app.webhooks.models import Webhook
 from app.webhooks.repository import PENDING, WebhookRepository
 from app.webhooks.schemas import (
@@ -23,10 +23,12 @@ from app.webhooks.schemas import (
 SETTING = "TRAINYARD_WEBHOOK_ALLOWED_HOSTS"
 
 
-def check_webhook_url(url: str, settings: Settings) -> None:
+def check_webhook_url(url: str, settings: Settings) -> CheckedURL:
     """The rules of https data sources, with the webhooks' own allow-list."""
     try:
-        check_url(url, parse_rules(settings.webhook_allowed_hosts), field="url", setting=SETTING)
+        return check_url(
+            url, parse_rules(settings.webhook_allowed_hosts), field="url", setting=SETTING
+        )
     except ValueError as exc:  # urlsplit on a malformed URL (an unclosed "[", a bad port)
         raise ConfigurationError.for_field("url", f"not a valid URL: {exc}") from None
 

@@ -203,3 +203,37 @@ def test_webhooks_are_listed_deleted_and_kept_per_tenant(settings: Settings, rec
         assert client.delete(f"/v1/webhooks/{webhook_id}").status_code == 404
         assert client.get(f"/v1/webhooks/{webhook_id}/deliveries").status_code == 404
         assert client.get("/v1/webhooks").json()["items"] == []
+
+
+def test_a_delivery_goes_to_the_address_that_was_checked_not_a_second_dns_answer(
+    settings: Settings, receiver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name passes the check as one address, then answers another. The
+    sender connects to the checked address and never asks DNS again for the same try."""
+    import socket
+
+    hook = receiver([])
+    port = hook.url.split(":")[2].split("/")[0]
+    url = f"http://rebind.trainyard.test:{port}/hook"
+    answers = {"checked": 0, "again": 0}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.trainyard.test":
+            # The first answer of each try is the receiver; any later one points elsewhere.
+            key = "checked" if answers["checked"] == answers["again"] else "again"
+            answers[key] += 1
+            return real("127.0.0.1" if key == "checked" else "127.0.0.2", *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with TestClient(create_app(hook_settings(settings, url))) as client:
+        created = client.post("/v1/webhooks", json={"url": url, "events": ["job.completed"]})
+        assert created.status_code == 201, created.text
+        answers.update(checked=0, again=0)
+        job = client.post("/v1/training-jobs", json=job_request()).json()
+        wait_for_job(client, job["job_id"])
+        wait_until(lambda: len(hook.received) == 1)
+    headers, _ = hook.received[0]
+    assert headers["Host"] == f"rebind.trainyard.test:{port}"
+    assert answers == {"checked": 1, "again": 0}

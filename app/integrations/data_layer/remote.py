@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from app.core.exceptions import DataAccessError
 from app.integrations.data_layer import formats
@@ -16,23 +15,15 @@ def download_http(
 ) -> tuple[Any, str, int]:
     import httpx
 
-    parts = urlsplit(checked.url)
-    default = {"http": 80, "https": 443}[checked.scheme]
-    host_header = checked.host if checked.port == default else f"{checked.host}:{checked.port}"
-    extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
     last_error: Exception | None = None
-    for address in checked.addresses:
-        # Connect to the address that was checked, never to a second DNS answer.
-        netloc = f"[{address}]:{checked.port}" if ":" in address else f"{address}:{checked.port}"
-        target = urlunsplit((checked.scheme, netloc, parts.path or "/", parts.query, ""))
+    # Connect to the addresses that were checked, never to a second DNS answer.
+    for target, headers, extensions in checked.targets():
         try:
             with (
                 httpx.Client(
                     trust_env=False, follow_redirects=False, timeout=timeout_seconds
                 ) as client,
-                client.stream(
-                    "GET", target, headers={"Host": host_header}, extensions=extensions
-                ) as response,
+                client.stream("GET", target, headers=headers, extensions=extensions) as response,
             ):
                 if response.status_code != 200:
                     where = response.headers.get("location")

@@ -20,7 +20,8 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from app.core.exceptions import ConfigurationError
 
@@ -64,6 +65,21 @@ class CheckedURL:
     host: str
     port: int
     addresses: tuple[str, ...]
+
+    def targets(self) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+        """Per checked address: the URL that connects to it, the ``Host`` header and the
+        httpx extensions (TLS checks the certificate for the host's name, not the address).
+        Connecting to these, never to a second DNS answer, closes the DNS-rebinding gap."""
+        parts = urlsplit(self.url)
+        default = DEFAULT_PORTS[self.scheme]
+        host_header = self.host if self.port == default else f"{self.host}:{self.port}"
+        extensions: dict[str, Any] = {"sni_hostname": self.host} if self.scheme == "https" else {}
+        found = []
+        for address in self.addresses:
+            netloc = f"[{address}]:{self.port}" if ":" in address else f"{address}:{self.port}"
+            target = urlunsplit((self.scheme, netloc, parts.path or "/", parts.query, ""))
+            found.append((target, {"Host": host_header}, extensions))
+        return found
 
 
 def parse_rules(entries: Sequence[str]) -> list[HostRule]:
