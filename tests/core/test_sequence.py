@@ -27,10 +27,12 @@ def test_a_hole_for_good_is_passed_after_one_wait() -> None:
     floor: IdFloor[str] = IdFloor(0, hole_seconds=2.0, clock=clock)
     assert floor.add({2: "b"}) == []
     clock.now = 1.9
-    assert floor.add({}) == [] and floor.waiting
+    assert floor.add({}) == []
+    assert floor.waiting
     clock.now = 2.0
     assert floor.add({}) == ["b"]
-    assert floor.floor == 2 and not floor.waiting
+    assert floor.floor == 2
+    assert not floor.waiting
 
 
 def test_a_gap_of_any_length_costs_one_wait_not_one_per_id() -> None:
