@@ -342,10 +342,10 @@ def _prepare(payload: AttemptPayload) -> tuple[Settings, JobRepository]:
 
 
 def _warm(repository: JobRepository) -> None:
-    """Run the attempt's statements once on an id no job has: fenced, they change nothing."""
-    nobody = uuid.uuid4()
-    repository.get_job(nobody)
-    repository.advance(nobody, 1, stage=JobStage.PREPROCESSING, progress=0.0, new_stage=True)
+    """Connect and run the attempt's first read once, on an id no job has. Its writes are not
+    rehearsed: on SQLite even a write that matches nothing takes the database's write lock,
+    which the running attempts (this spare is made while one starts) would wait for."""
+    repository.get_job(uuid.uuid4())
 
 
 def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
