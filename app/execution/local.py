@@ -37,6 +37,7 @@ class LocalExecutor:
         lease_seconds: float,
         poll_interval: float,
         reaper_interval: float,
+        spare_processes: int | None = None,
     ) -> None:
         self.repository = repository
         self.payload = payload
@@ -50,7 +51,8 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._active: dict[uuid.UUID, tuple[threading.Thread, Supervisor]] = {}
         self._dispatcher: threading.Thread | None = None
-        self.spares = SparePool(size=max_concurrent_jobs)
+        spares = max_concurrent_jobs if spare_processes is None else spare_processes
+        self.spares = SparePool(size=spares)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -72,12 +72,16 @@ class SparePool:
 
     def prime(self, payload: AttemptPayload) -> None:
         """Start the first spares for ``payload`` before any job is claimed."""
+        if self.size == 0:
+            return
         with self._lock:
             self._key, self._payload = pickle.dumps(payload), payload
         self.fill()
 
     def take(self, payload: AttemptPayload) -> Spare | None:
         """A ready spare made for ``payload``, or None (the caller starts a process itself)."""
+        if self.size == 0:
+            return None
         key = pickle.dumps(payload)
         with self._lock:
             if self._closed:
