@@ -69,9 +69,12 @@ def reset_postgres(url: str) -> None:
 
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(
-            text("DROP TABLE IF EXISTS trial, job_event, training_job, alembic_version CASCADE")
-        )
+        tables = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        names = ", ".join(f'"{name}"' for name in tables)
+        if names:  # every table the migrations made (jobs, webhooks, ...) and their version
+            connection.execute(text(f"DROP TABLE IF EXISTS {names} CASCADE"))
     engine.dispose()
 
 
