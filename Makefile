@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run migrate test container-test lint format worker bench clean lock
+.PHONY: install run migrate test container-test lint format worker bench clean lock mlflow-ui
 
 # Targets started at once on a fresh clone (make run + make test, two make worker) take turns
 # installing: the first holds $(VENV).lock, the others wait, then find the stamp and go on.
@@ -32,6 +32,23 @@ migrate: install
 
 run: migrate
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+# MLflow's own web UI on the embedded tracking store (the runs, models and artifacts that jobs
+# register). The full `mlflow` package (the optional extra `mlflow-ui`) goes in a venv of its
+# own, at the version of the locked mlflow-skinny, so it reads the store's schema as the
+# service writes it and leaves the service's pins alone (it wants an older pyarrow). Set
+# TRAINYARD_MLFLOW_UI_URL on the service to the URL it serves to get a link from job pages.
+MLFLOW_VENV ?= .venv-mlflow
+MLFLOW_PORT ?= 5000
+MLFLOW_TRACKING_URI ?= sqlite:///./var/mlflow.db
+MLFLOW_ARTIFACT_ROOT ?= ./var/mlruns
+MLFLOW_VERSION := $(shell sed -n 's/^mlflow-skinny==//p' requirements.lock)
+mlflow-ui:
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet 'mlflow==$(MLFLOW_VERSION)'
+	mkdir -p var
+	$(MLFLOW_VENV)/bin/mlflow ui --backend-store-uri '$(MLFLOW_TRACKING_URI)' \
+	  --default-artifact-root '$(MLFLOW_ARTIFACT_ROOT)' --host $(HOST) --port $(MLFLOW_PORT) --workers 1
 
 worker: migrate
 	$(BIN)/celery -A app.execution.celery_app worker --loglevel=INFO --queues=training --concurrency=1 --pool=threads
@@ -62,4 +79,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(VENV).lock var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV).lock $(MLFLOW_VENV) var .pytest_cache .mypy_cache .ruff_cache

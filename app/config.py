@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     metrics_require_key: bool = False
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_pending_jobs_per_tenant: int = Field(default=1000, ge=1)
+    # Retention: finished jobs older than this many days are deleted (None: kept for ever).
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_interval_seconds: float = Field(default=300.0, gt=0)
+    retention_batch_size: int = Field(default=100, ge=1, le=10_000)
     # Upper bounds on estimator parameters that set the amount of work of one fit.
     parameter_caps: dict[str, float] = {
         "n_estimators": 5000,
@@ -85,10 +89,18 @@ class Settings(BaseSettings):
 
     # Model registry (MLflow) and predictions.
     mlflow_artifact_root: Path = Path("./var/mlruns")
+    # Where MLflow's own web UI answers (`make mlflow-ui`); the dashboard links a job's run
+    # there when set. Empty: no link.
+    mlflow_ui_url: str = ""
     mlflow_model_alias: str = Field(default="candidate", pattern=r"^[A-Za-z0-9_-]*$")
     prediction_cache_models: int = Field(default=16, ge=1)
     prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)
     max_prediction_rows: int = Field(default=10_000, ge=1)
+
+    # The evaluation report's permutation feature importance: its time budget per job (0 turns
+    # it off) and the validation rows it permutes at most.
+    evaluation_importance_seconds: float = Field(default=5.0, ge=0)
+    evaluation_importance_rows: int = Field(default=2000, ge=1)
 
     @field_validator("data_roots", "api_keys", mode="before")
     @classmethod

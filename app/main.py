@@ -17,6 +17,7 @@ from app.core.openapi import install_docs
 from app.core.problems import install_error_handlers
 from app.datasets import endpoints as datasets
 from app.jobs import endpoints as jobs
+from app.jobs.retention import RetentionSweeper
 from app.operations import endpoints as operations
 from app.operations.metrics import HttpMetrics, MetricsMiddleware
 from app.predictions import endpoints as predictions
@@ -24,6 +25,7 @@ from app.service import MLModelTrainingService
 from app.streams import endpoints as streams
 from app.streams.hub import StreamHub
 from app.streams.service import StreamService
+from app.ui.endpoints import install_ui
 from app.webhooks import endpoints as webhooks
 from app.webhooks.delivery import WebhookSender
 from app.webhooks.repository import WebhookRepository
@@ -57,11 +59,14 @@ def create_app(
         hooks = WebhookRepository(svc.engine)
         app.state.webhooks = WebhookService(repository=hooks, settings=settings)
         sender = WebhookSender(jobs=svc.repository, webhooks=hooks, settings=settings)
+        retention = RetentionSweeper(jobs=svc.jobs, settings=settings)
         svc.start()
         sender.start()
+        retention.start()
         try:
             yield
         finally:
+            retention.stop()
             sender.stop()
             await hub.close()
             if owned:
@@ -92,6 +97,7 @@ def create_app(
     app.include_router(datasets.router)
     app.include_router(predictions.router)
     app.include_router(webhooks.router)
+    install_ui(app)
     return app
 
 

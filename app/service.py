@@ -75,6 +75,7 @@ class MLModelTrainingService:
             settings=self.settings,
             data_client=self.data_layer_client,
             dispatch=self.dispatch,
+            registry=self.model_registry_client,
         )
         self.predictions = PredictionService(jobs=self.jobs, settings=self.settings)
 

@@ -82,15 +82,17 @@ def main() -> None:
         with httpx.Client(base_url=base, timeout=60) as http:
             while True:
                 counts = {
-                    s: http.get("/v1/training-jobs", params={"status": s, "limit": 1}).json()[
-                        "total"
-                    ]
+                    s: http.get(
+                        "/v1/training-jobs", params={"status": s, "limit": 1, "include_total": True}
+                    ).json()["total"]
                     for s in ("pending", "running", "completed", "failed", "cancelled")
                 }
                 if counts["pending"] == 0 and counts["running"] == 0:
                     break
                 time.sleep(0.5)
-            total = http.get("/v1/training-jobs", params={"limit": 1}).json()["total"]
+            total = http.get(
+                "/v1/training-jobs", params={"limit": 1, "include_total": True}
+            ).json()["total"]
         finished = time.perf_counter() - started
         server_errors = sum(n for code, n in statuses.items() if code >= 500)
         print(f"database: {url.split('@')[-1]}; cores: {os.cpu_count()}")

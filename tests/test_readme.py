@@ -38,6 +38,7 @@ def test_readme_walkthrough_runs_as_written(settings: Settings, tmp_path: Path) 
         assert '"status":"pending"' in done.stdout
         assert '"status":"completed"' in done.stdout
         assert '"stage":"storing_artifacts"' in done.stdout  # the events call
+        assert '"confusion_matrix":' in done.stdout  # the evaluation call
         with httpx.Client(base_url=server.url) as http:
             job = wait_for_job(http, job_id, statuses={"completed", "failed"})
         assert job["status"] == "completed", job

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.evaluation_example import EVALUATION_REPORT
+
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 JOB_ID = "3f1c2a9e-8d47-4b1e-9a55-0c6f1d2b7e10"
@@ -98,6 +100,17 @@ _NOT_FOUND = {
     "title": "Not Found",
     "status": 404,
     "detail": f"training job {JOB_ID} not found",
+}
+_PAGE: dict[str, Any] = {"next_page_token": "WzEsIjIwMjYtMTEtMjdUMDc6MzAiLCIzZiJd", "total": None}
+_PAGE |= {"limit": 1, "offset": 0}
+_RUNNING: dict[str, Any] = {"type": "urn:trainyard:problem:job-state-conflict", "status": 409}
+_RUNNING |= {"title": "Conflict", "detail": f"training job {JOB_ID} is running; cancel it first"}
+_NOT_COMPLETED = {
+    "type": "urn:trainyard:problem:job-state-conflict",
+    "title": "Conflict",
+    "status": 409,
+    "detail": f"training job {JOB_ID} is running; its evaluation report is there once it has "
+    "completed",
 }
 _INVALID = {
     "type": "urn:trainyard:problem:invalid-configuration",
@@ -259,12 +272,13 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {202: (JSON, _PENDING), 422: (PROBLEM, _INVALID)},
     },
     ("get", "/v1/training-jobs"): {
-        "responses": {
-            200: (JSON, {"items": [_COMPLETED], "total": 1, "limit": 100, "offset": 0}),
-        },
+        "responses": {200: (JSON, {"items": [_COMPLETED], **_PAGE})},
     },
     ("get", "/v1/training-jobs/{job_id}"): {
         "responses": {200: (JSON, _COMPLETED), 404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("delete", "/v1/training-jobs/{job_id}"): {
+        "responses": {404: (PROBLEM, _NOT_FOUND), 409: (PROBLEM, _RUNNING)},
     },
     ("post", "/v1/training-jobs/{job_id}/cancel"): {
         "responses": {
@@ -339,6 +353,13 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
             404: (PROBLEM, _NOT_FOUND),
         },
     },
+    ("get", "/v1/training-jobs/{job_id}/evaluation"): {
+        "responses": {
+            200: (JSON, EVALUATION_REPORT),
+            404: (PROBLEM, _NOT_FOUND),
+            409: (PROBLEM, _NOT_COMPLETED),
+        },
+    },
     ("get", "/v1/training-jobs/{job_id}/logs"): {
         "responses": {
             200: (
@@ -354,6 +375,24 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("get", "/v1/training-jobs/{job_id}/model"): {
         "responses": {404: (PROBLEM, _NOT_FOUND)},
+    },
+    ("get", "/v1/training-jobs/{job_id}/model/features"): {
+        "responses": {
+            200: (
+                JSON,
+                {
+                    "job_id": JOB_ID,
+                    "task": "classification",
+                    "feature_columns": [
+                        "sepal length (cm)",
+                        "sepal width (cm)",
+                        "petal length (cm)",
+                        "petal width (cm)",
+                    ],
+                },
+            ),
+            404: (PROBLEM, _NOT_FOUND),
+        },
     },
     ("post", "/v1/training-jobs/{job_id}/predictions"): {
         "request": {

@@ -244,7 +244,12 @@ class AttemptRunner:
             "attempt": self.attempt,
         }
         write_artifacts(
-            directory, result.pipeline, metrics=result.metrics, spec=resolved, lineage=lineage
+            directory,
+            result.pipeline,
+            metrics=result.metrics,
+            spec=resolved,
+            lineage=lineage,
+            evaluation=result.evaluation,
         )
         registry_info: dict[str, Any] | None = None
         if self.registry_client is not None:

@@ -148,10 +148,6 @@ class RegistryRun:
             self.logged_params.update(params)
             self.pending_params = {}
             logged_uri = self._log_model_file(self.client, result, example, model_file, merged)
-            trainyard_tags = {k: v for k, v in self.tags.items() if k.startswith("trainyard.")}
-            version = self.client.register_model(
-                logged_uri, model_name, run_id=self.run_id, tags=trainyard_tags
-            )
         else:
             self.log_params(params)
             self.pending_params = {}
@@ -159,6 +155,15 @@ class RegistryRun:
             logged_uri = self.client.log_model(
                 self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
             )
+        evaluation = getattr(result, "evaluation", None)
+        if isinstance(self.client, MlflowRegistryClient) and evaluation is not None:
+            self.client.log_evaluation(self.run_id, {"job_id": str(self.job_id), **evaluation})
+        if isinstance(self.client, MlflowRegistryClient):
+            trainyard_tags = {k: v for k, v in self.tags.items() if k.startswith("trainyard.")}
+            version = self.client.register_model(
+                logged_uri, model_name, run_id=self.run_id, tags=trainyard_tags
+            )
+        else:
             version = self.client.register_model(logged_uri, model_name, run_id=self.run_id)
         self.client.end_run(self.run_id, "FINISHED")
         return self.info(

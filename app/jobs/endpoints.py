@@ -13,6 +13,7 @@ from app.core.problems import PROBLEM_RESPONSE as PROBLEM
 from app.core.problems import UNAUTHENTICATED
 from app.jobs.lifecycle import JobStatus
 from app.jobs.schemas import (
+    EvaluationReport,
     JobEventResponse,
     TrainingJobList,
     TrainingJobRequest,
@@ -73,15 +74,31 @@ def list_training_jobs(
     jobs: JobsDep,
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Skip this many (slower the deeper).")
+    ] = 0,
+    page_token: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=512,
+            description="The `next_page_token` of the previous page: the page after it, at "
+            "any depth in constant time, stable while jobs are added.",
+        ),
+    ] = None,
+    include_total: Annotated[
+        bool, Query(description="Count every job that matches (a scan: slow on big tables).")
+    ] = False,
     status: JobStatus | None = None,
     model_name: Annotated[str | None, Query(max_length=128)] = None,
     experiment_name: Annotated[str | None, Query(max_length=256)] = None,
 ) -> TrainingJobList:
-    """List training jobs, newest first."""
+    """List training jobs, newest first; follow `next_page_token` for the next page."""
     return jobs.search(
         limit=limit,
         offset=offset,
+        page_token=page_token,
+        include_total=include_total,
         status=status,
         model_name=model_name,
         experiment_name=experiment_name,
@@ -100,6 +117,23 @@ async def get_training_job(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) 
     # create_loop_read_engine) and encoded here once; FastAPI would validate the model again.
     found = jobs.get_status(job_id, tenant=tenant)
     return Response(found.model_dump_json(by_alias=True), media_type="application/json")
+
+
+@router.delete(
+    "/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={
+        **NOT_FOUND,
+        **INVALID,
+        409: {"description": "The job is pending or running", **PROBLEM},
+    },
+)
+def delete_training_job(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> Response:
+    """Delete a finished job: its record, events, trials, model, logs; its registry run is
+    marked deleted. A pending or running job is refused (cancel it first)."""
+    jobs.delete(job_id, tenant=tenant)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(
@@ -124,6 +158,24 @@ def list_job_events(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> list
 def list_job_trials(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> list[TrialResponse]:
     """The hyperparameter-search trials of the job's latest attempt, as they finish."""
     return jobs.trials(job_id, tenant=tenant)
+
+
+@router.get(
+    "/{job_id}/evaluation",
+    responses={
+        404: {
+            "description": "No job with this id, or a completed job trained before reports existed",
+            **PROBLEM,
+        },
+        409: {"description": "The job has not completed", **PROBLEM},
+        **INVALID,
+    },
+)
+def get_job_evaluation(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> EvaluationReport:
+    """The evaluation report of a completed job on its validation split: confusion matrix,
+    per-class metrics, ROC, precision-recall and calibration curves (classification), predicted
+    against actual and residuals (regression), permutation importance of the input columns."""
+    return jobs.evaluation(job_id, tenant=tenant)
 
 
 @router.get(

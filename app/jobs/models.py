@@ -57,17 +57,34 @@ class TrainingJob(Base):
         UniqueConstraint(
             "tenant", "model_name", "model_version", name="uq_training_job_tenant_model_version"
         ),
-        Index("ix_training_job_tenant_created_at", "tenant", "created_at"),
+        # The list's sort order is (created_at, id) descending; each filter of the list has an
+        # index that starts with the tenant and the filter and ends with that order, so a page
+        # (first or past a cursor) reads only the rows it returns.
+        Index("ix_training_job_tenant_created_at_id", "tenant", "created_at", "id"),
+        Index(
+            "ix_training_job_tenant_status_created_at_id", "tenant", "status", "created_at", "id"
+        ),
+        Index(
+            "ix_training_job_tenant_model_created_at_id", "tenant", "model_name", "created_at", "id"
+        ),
+        Index(
+            "ix_training_job_tenant_experiment_created_at_id",
+            "tenant",
+            "experiment_name",
+            "created_at",
+            "id",
+        ),
         Index("ix_training_job_status_created_at", "status", "created_at"),
         Index("ix_training_job_created_at", "created_at"),
         Index("ix_training_job_updated_at", "updated_at"),
+        Index("ix_training_job_completed_at", "completed_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    model_name: Mapped[str] = mapped_column(String(128), index=True)
+    model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(128))
-    experiment_name: Mapped[str | None] = mapped_column(String(256), index=True)
+    experiment_name: Mapped[str | None] = mapped_column(String(256))
     tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     request: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_hash: Mapped[str] = mapped_column(String(64))
@@ -158,3 +175,23 @@ class JobEvent(Base):
     progress: Mapped[float] = mapped_column(Float)
     attempt: Mapped[int] = mapped_column(Integer)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class JobTally(Base):
+    """Running counts of the job table for /metrics, changed in the transaction of each change.
+
+    ``kind`` ``jobs``: jobs of ``tenant`` in ``status`` (``bucket`` 0, ``total`` unused).
+    ``queue_wait`` / ``run_duration``: the jobs whose latest wait or run falls in histogram
+    ``bucket`` (the index of the first upper bound it does not exceed; one past the last is
+    +Inf) and the sum of their seconds; ``run_duration`` by final ``status``, both with
+    ``tenant`` empty. A scrape reads these few rows instead of scanning the jobs.
+    """
+
+    __tablename__ = "job_tally"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)

@@ -7,6 +7,7 @@ seed's async API). State goes through ``JobRepository``; running work is the exe
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -19,24 +20,31 @@ from app.core.exceptions import (
     FieldError,
     IdempotencyConflictError,
     JobStateConflictError,
+    ModelRegistryError,
     ModelVersionConflictError,
     ResourceNotFoundError,
     TooManyJobsError,
     from_trainer_error,
 )
 from app.integrations.data_layer import DataLayerClientInterface
+from app.integrations.registry.interface import ModelRegistryClientInterface
+from app.jobs import pagination
 from app.jobs.lifecycle import JobStage, JobStatus
+from app.jobs.logs import job_directory
 from app.jobs.models import TrainingJob
 from app.jobs.repository import (
     IdempotencyKeyTaken,
     JobFilter,
+    JobNotFinished,
     JobRepository,
     ModelVersionTaken,
     PendingLimitReached,
+    Removed,
     StatusRow,
 )
 from app.jobs.schemas import (
     DataProfile,
+    EvaluationReport,
     JobError,
     JobEventResponse,
     RegistryInfo,
@@ -94,7 +102,9 @@ class JobService:
         settings: Settings,
         data_client: DataLayerClientInterface,
         dispatch: Callable[[uuid.UUID], None],
+        registry: ModelRegistryClientInterface | None = None,
     ) -> None:
+        self.registry = registry
         self.repository = repository
         self.settings = settings
         self.data_client = data_client
@@ -197,33 +207,50 @@ class JobService:
         tenant: str,
         limit: int = 100,
         offset: int = 0,
+        page_token: str | None = None,
+        include_total: bool = False,
         status: JobStatus | None = None,
         model_name: str | None = None,
         experiment_name: str | None = None,
     ) -> TrainingJobList:
-        """A page of jobs, newest first, with the total that match the filters."""
+        """A page of jobs, newest first, from the start, past ``offset`` or past the job a
+        ``page_token`` names; the total that match only with ``include_total``."""
         if limit < 1 or offset < 0:
             raise ConfigurationError("limit must be at least 1 and offset at least 0")
         where = JobFilter(tenant, status, model_name, experiment_name)
-        jobs, total = self.repository.list_jobs(where, limit=limit, offset=offset)
+        after = None
+        if page_token is not None:
+            if offset:
+                raise ConfigurationError.for_field(
+                    "page_token", "give page_token or offset, not both"
+                )
+            after = pagination.decode(page_token, where)
+        page = self.repository.list_jobs(
+            where, limit=limit, offset=offset, after=after, count=include_total
+        )
         return TrainingJobList(
-            items=[to_status(job) for job in jobs], total=total, limit=limit, offset=offset
+            items=[to_status(job) for job in page.jobs],
+            next_page_token=None if page.next is None else pagination.encode(page.next, where),
+            total=page.total,
+            limit=limit,
+            offset=offset,
         )
 
     def events(self, job_id: uuid.UUID, *, tenant: str) -> list[JobEventResponse]:
         self.owned_job(job_id, tenant)
-        return [
-            JobEventResponse.model_validate(event, from_attributes=True)
-            for event in self.repository.list_events(job_id)
-        ]
+        events = self.repository.list_events(job_id)
+        if not events:
+            # Every job has its "submitted" event: none means it was deleted since the read.
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        return [JobEventResponse.model_validate(event, from_attributes=True) for event in events]
 
     def trials(self, job_id: uuid.UUID, *, tenant: str) -> list[TrialResponse]:
         """The trials of the job's latest attempt, in the order they were numbered."""
         job = self.owned_job(job_id, tenant)
-        return [
-            TrialResponse.model_validate(trial, from_attributes=True)
-            for trial in self.repository.list_trials(job_id, job.attempt)
-        ]
+        trials = self.repository.list_trials(job_id, job.attempt)
+        if not trials:
+            self.owned_job(job_id, tenant)  # deleted since the first read: not found
+        return [TrialResponse.model_validate(trial, from_attributes=True) for trial in trials]
 
     def logs(self, job_id: uuid.UUID, *, attempt: int | None, tenant: str) -> str:
         """The logs the training processes of a job wrote, oldest attempt first."""
@@ -235,6 +262,26 @@ class JobService:
                 f"training job {job_id} has no attempt {attempt} (it has had {job.attempt})"
             )
         return read_logs(self.settings.artifact_root, str(job_id), attempt)
+
+    def evaluation(self, job_id: uuid.UUID, *, tenant: str) -> EvaluationReport:
+        """The evaluation report a completed job stored with its artifacts."""
+        from pathlib import Path
+
+        from app.trainer.artifacts import read_evaluation
+
+        job = self.owned_job(job_id, tenant)
+        if job.status != JobStatus.COMPLETED.value:
+            raise JobStateConflictError(
+                f"training job {job_id} is {job.status}; its evaluation report is there once "
+                "it has completed"
+            )
+        report = read_evaluation(Path(self.settings.artifact_root).resolve() / str(job_id))
+        if report is None:
+            raise ResourceNotFoundError(
+                f"training job {job_id} has no evaluation report: it was trained before "
+                "Trainyard made them (train it again to get one)"
+            )
+        return EvaluationReport.model_validate({**report, "job_id": job_id})
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -250,6 +297,31 @@ class JobService:
                 "jobs can be cancelled"
             )
         return to_status(job)
+
+    def delete(self, job_id: uuid.UUID, *, tenant: str) -> None:
+        """Delete a finished job: its rows at once (one transaction), then its artifacts and
+        logs, then its registry run (marked deleted). 409 while it is pending or running."""
+        try:
+            removed = self.repository.delete_job(job_id, tenant)
+        except JobNotFinished as exc:
+            raise JobStateConflictError(
+                f"training job {job_id} is {exc.status}; cancel it, or wait until it "
+                "finishes, before deleting it"
+            ) from None
+        if removed is None:
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        self.forget([removed])
+
+    def forget(self, removed: list[Removed]) -> None:
+        """What deleted jobs left outside the database: their directory (model, metrics,
+        logs) and their registry run. Failures are logged, never raised: the rows are gone."""
+        for job in removed:
+            shutil.rmtree(job_directory(self.settings.artifact_root, str(job.job_id)), True)
+            if job.run_id is not None and self.registry is not None:
+                try:
+                    self.registry.delete_run(job.run_id)
+                except ModelRegistryError as exc:
+                    logger.warning("job %s deleted; its registry run was not: %s", job.job_id, exc)
 
     # -- dry run ----------------------------------------------------------------------------
 

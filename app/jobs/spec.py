@@ -9,6 +9,7 @@ from typing import Any
 from app.config import Settings
 from app.jobs.schemas import TrainingJobRequest
 from app.trainer import TrainingSpec
+from app.trainer.importance import ImportanceBudget
 from app.trainer.preprocessing import PreprocessingSpec
 
 
@@ -51,6 +52,10 @@ def training_spec(request: TrainingJobRequest, settings: Settings) -> TrainingSp
         n_jobs=n_jobs,
         preprocessing=preprocessing_spec(request),
         tuning=tuning_spec,
+        importance=ImportanceBudget(
+            seconds=settings.evaluation_importance_seconds,
+            max_rows=settings.evaluation_importance_rows,
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from app.core.deps import TenantDep
 from app.core.problems import PROBLEM_RESPONSE as PROBLEM
 from app.core.problems import UNAUTHENTICATED
-from app.predictions.schemas import PredictionRequest, PredictionResponse
+from app.predictions.schemas import ModelFeatures, PredictionRequest, PredictionResponse
 from app.predictions.service import PredictionService
 
 
@@ -48,6 +48,14 @@ def download_model(
     """Download the trained pipeline (preprocessing included) as a skops file."""
     model = predictions.model_file(job_id, tenant=tenant)
     return FileResponse(model.path, media_type="application/octet-stream", filename=model.filename)
+
+
+@router.get("/{job_id}/model/features", responses=ERRORS)
+def get_model_features(
+    job_id: uuid.UUID, predictions: PredictionsDep, tenant: TenantDep
+) -> ModelFeatures:
+    """The raw feature columns the trained model takes: the keys of each prediction row."""
+    return predictions.features(job_id, tenant=tenant)
 
 
 @router.post(

@@ -47,3 +47,11 @@ class PredictionResponse(BaseModel):
     probabilities: list[list[float]] | None = Field(
         default=None, description="Per row, the probability of each class in `classes`."
     )
+
+
+class ModelFeatures(BaseModel):
+    """The raw columns a trained model takes, in order: what each prediction row must hold."""
+
+    job_id: uuid.UUID
+    task: str
+    feature_columns: list[str]

@@ -17,8 +17,8 @@ from app.core.exceptions import (
 from app.jobs.lifecycle import JobStatus
 from app.jobs.models import TrainingJob
 from app.jobs.service import JobService
-from app.predictions.cache import ModelCache, ModelFile, model_path
-from app.predictions.schemas import PredictionRequest, PredictionResponse
+from app.predictions.cache import LoadedModel, ModelCache, ModelFile, model_path
+from app.predictions.schemas import ModelFeatures, PredictionRequest, PredictionResponse
 from app.trainer.artifacts import UntrustedModelError
 from app.trainer.inference import PredictionInputError, check_columns, predict, rows_to_frame
 
@@ -48,6 +48,18 @@ class PredictionService:
         job, path = self._completed_model(job_id, tenant)
         return ModelFile(path, f"{job.model_name}-{job.model_version}.skops")
 
+    def _loaded(self, job_id: uuid.UUID, path: Path) -> LoadedModel:
+        try:
+            return self.model_cache.get(job_id, path)
+        except UntrustedModelError as exc:
+            raise TrainingJobError(f"the model of training job {job_id} is refused: {exc}") from exc
+
+    def features(self, job_id: uuid.UUID, *, tenant: str) -> ModelFeatures:
+        """The feature columns a completed job's model takes (a prediction form's fields)."""
+        _, path = self._completed_model(job_id, tenant)
+        model = self._loaded(job_id, path)
+        return ModelFeatures(job_id=job_id, task=model.task, feature_columns=model.feature_columns)
+
     def predict(
         self, job_id: uuid.UUID, request: PredictionRequest, *, tenant: str
     ) -> PredictionResponse:
@@ -58,10 +70,7 @@ class PredictionService:
                 "rows", f"{len(request.rows)} rows is over the limit of {limit} per request"
             )
         job, path = self._completed_model(job_id, tenant)
-        try:
-            model = self.model_cache.get(job_id, path)
-        except UntrustedModelError as exc:
-            raise TrainingJobError(f"the model of training job {job_id} is refused: {exc}") from exc
+        model = self._loaded(job_id, path)
         rows: list[dict[str, Any]] = request.rows
         problems = check_columns(rows, model.feature_columns)
         try:

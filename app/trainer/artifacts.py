@@ -14,6 +14,8 @@ MODEL_FILE = "model.skops"
 METRICS_FILE = "metrics.json"
 SPEC_FILE = "spec.json"
 LINEAGE_FILE = "lineage.json"
+# The evaluation report (``report.py``) of the validation split, served by the API.
+EVALUATION_FILE = "evaluation.json"
 
 # Types are trusted by where they come from: scikit-learn, NumPy and SciPy, and the
 # preprocessing transformers of this package. Anything else in a file is refused.
@@ -122,13 +124,26 @@ def write_artifacts(
     metrics: dict[str, float],
     spec: dict[str, Any],
     lineage: dict[str, Any],
+    evaluation: dict[str, Any] | None = None,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     save_model(pipeline, directory / MODEL_FILE)
     _write_json(directory / METRICS_FILE, metrics)
     _write_json(directory / SPEC_FILE, spec)
     _write_json(directory / LINEAGE_FILE, {**lineage, "libraries": library_versions()})
+    if evaluation is not None:
+        _write_json(directory / EVALUATION_FILE, evaluation)
     return directory
+
+
+def read_evaluation(directory: Path) -> dict[str, Any] | None:
+    """The stored evaluation report, or None when the job has none (trained before reports)."""
+    try:
+        text = (directory / EVALUATION_FILE).read_text()
+    except FileNotFoundError:
+        return None
+    report: dict[str, Any] = json.loads(text)
+    return report
 
 
 def _reviewed(needed: list[str], what: str) -> list[str]:

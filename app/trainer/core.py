@@ -16,6 +16,7 @@ from app.trainer.algorithms import CLASSIFICATION, REGRESSION, build_estimator, 
 from app.trainer.errors import DataError, SpecError
 from app.trainer.evaluation import evaluate
 from app.trainer.fitting import fit_pipeline
+from app.trainer.importance import ImportanceBudget
 from app.trainer.preprocessing import NativeCategorical, PreprocessingSpec, build_preprocessor
 
 # (stage, fraction of that stage done in [0, 1], message or None)
@@ -49,6 +50,7 @@ class TrainingSpec:
     n_jobs: int | None = None
     preprocessing: PreprocessingSpec = field(default_factory=PreprocessingSpec)
     tuning: dict[str, Any] | None = None
+    importance: ImportanceBudget = ImportanceBudget()
 
 
 @dataclass
@@ -64,6 +66,7 @@ class TrainingResult:
     trials: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     fit_seconds: float = 0.0
+    evaluation: dict[str, Any] | None = None
 
 
 def resolve_task(spec: TrainingSpec) -> str:
@@ -218,6 +221,8 @@ def train(
     metrics.update(extra_metrics)
     if dropped:
         metrics["rows_dropped_missing_target"] = float(dropped)
+    progress("evaluating", 0.5, f"evaluation report on {len(X_val)} validation rows")
+    evaluation = report_or_reason(pipeline, task, X_val, y_val, spec)
     model = pipeline.named_steps["model"]
     classes = getattr(model, "classes_", None)
     return TrainingResult(
@@ -240,4 +245,30 @@ def train(
         trials=trials,
         notes=notes,
         fit_seconds=fit_seconds,
+        evaluation=evaluation,
     )
+
+
+def report_or_reason(
+    pipeline: Pipeline, task: str, X: pd.DataFrame, y: pd.Series, spec: TrainingSpec
+) -> dict[str, Any]:
+    """The evaluation report; when it cannot be made, one that says why (the model itself is
+    sound: its metrics are computed, so the job goes on)."""
+    from app.trainer.report import evaluation_report
+
+    try:
+        return evaluation_report(
+            pipeline, task, X, y, seed=spec.random_state, budget=spec.importance
+        )
+    except MemoryError:
+        raise
+    except Exception as exc:
+        return {
+            "task": task,
+            "split": "validation",
+            "rows": int(len(X)),
+            "classification": None,
+            "regression": None,
+            "feature_importance": None,
+            "skipped_reason": f"the report could not be made: {type(exc).__name__}: {exc}",
+        }

@@ -87,7 +87,7 @@ def test_list_shows_a_table_of_jobs(live_server: LiveServer) -> None:
         "--tag",
         "team=cli",
     )
-    result = trainyard(live_server, "list", "--model-name", "listed")
+    result = trainyard(live_server, "list", "--model-name", "listed", "--total")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("training jobs (1-1 of 1)")
@@ -271,6 +271,49 @@ def test_download_and_predict(live_server: LiveServer, tmp_path: Path) -> None:
     assert "predictions" in json.loads(predicted.stdout)
 
 
+def test_delete_from_the_command_line_and_the_client(live_server: LiveServer) -> None:
+    flags = ["--data", "sklearn://iris", "--target", "target", "--algorithm", "LogisticRegression"]
+    first = submit_id(live_server, "--model-name", "deleted", *flags)
+    second = submit_id(live_server, "--model-name", "deleted", *flags)
+    for job_id in (first, second):
+        assert trainyard(live_server, "watch", job_id, "--interval", "0.2").returncode == 0
+    deleted = trainyard(live_server, "delete", first)
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"job {first}: deleted" in deleted.stdout
+    again = trainyard(live_server, "delete", first)
+    assert again.returncode == 1
+    assert "HTTP 404" in again.stderr
+    with TrainyardClient(live_server.url) as client:
+        assert [j["job_id"] for j in client.iter_jobs(model_name="deleted")] == [second]
+        client.delete_job(second)
+        with pytest.raises(TrainyardAPIError) as caught:
+            client.status(second)
+        assert caught.value.status_code == 404
+        assert list(client.iter_jobs(model_name="deleted")) == []
+
+
+def test_list_pages_along_the_cursor(live_server: LiveServer) -> None:
+    flags = ["--data", "sklearn://iris", "--target", "target", "--algorithm", "LogisticRegression"]
+    ids = [submit_id(live_server, "--model-name", "cursor-paged", *flags) for _ in range(3)]
+    first = trainyard(live_server, "list", "--model-name", "cursor-paged", "--limit", "2")
+    assert first.returncode == 0, first.stderr
+    token = re.search(r"--page-token (\S+)", first.stdout)
+    assert token, first.stdout
+    rest = trainyard(
+        live_server, "list", "--model-name", "cursor-paged", "--page-token", token.group(1)
+    )
+    assert rest.returncode == 0, rest.stderr
+    assert ids[0] in rest.stdout
+    assert ids[2] not in rest.stdout
+    assert "--page-token" not in rest.stdout
+    with TrainyardClient(live_server.url) as client:
+        walked = [j["job_id"] for j in client.iter_jobs(page_size=1, model_name="cursor-paged")]
+        assert walked == ids[::-1]
+        with pytest.raises(TrainyardAPIError) as caught:
+            client.list_jobs(page_token="nonsense")
+        assert [e["field"] for e in caught.value.field_errors] == ["page_token"]
+
+
 def test_client_raises_problem_documents(live_server: LiveServer) -> None:
     with TrainyardClient(live_server.url) as client, pytest.raises(TrainyardAPIError) as caught:
         client.submit({"model_name": "x"})
@@ -331,3 +374,23 @@ def test_events_follow_streams_every_event_trial_and_log_line_to_the_end(
     streamed = [(f["data"]["status"], f["data"]["stage"]) for f in frames if f["event"] == "event"]
     polled = json.loads(trainyard(live_server, "events", job_id, "--json").stdout)
     assert streamed == [(e["status"], e["stage"]) for e in polled]
+
+
+def test_evaluation_from_the_client_and_the_command_line(live_server: LiveServer) -> None:
+    job_id = submit_id(live_server, "examples/iris.json")
+    assert trainyard(live_server, "watch", job_id).returncode == 0
+    with TrainyardClient(live_server.url) as client:
+        report = client.evaluation(job_id)
+        with pytest.raises(TrainyardAPIError) as caught:
+            client.evaluation("00000000-0000-4000-8000-000000000000")
+    assert caught.value.status_code == 404
+    assert report["job_id"] == job_id
+    assert sum(map(sum, report["classification"]["confusion_matrix"])) == report["rows"]
+
+    shown = trainyard(live_server, "evaluation", job_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "confusion matrix" in shown.stdout
+    assert "permutation importance" in shown.stdout
+    assert "petal length (cm)" in shown.stdout
+    raw = trainyard(live_server, "evaluation", job_id, "--json")
+    assert json.loads(raw.stdout) == report

@@ -38,10 +38,25 @@ def test_keys_are_required_and_checked(keyed: TestClient) -> None:
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == "Bearer"
     assert missing.headers["content-type"] == "application/problem+json"
-    assert keyed.get("/v1/training-jobs", headers=bearer("wrong")).status_code == 401
+    assert (
+        keyed.get(
+            "/v1/training-jobs", params={"include_total": True}, headers=bearer("wrong")
+        ).status_code
+        == 401
+    )
     assert keyed.post("/v1/training-jobs", json=job_request()).status_code == 401
-    assert keyed.get("/v1/training-jobs", headers=bearer(KEY_A)).status_code == 200
-    assert keyed.get("/v1/training-jobs", headers={"X-API-Key": KEY_B}).status_code == 200
+    assert (
+        keyed.get(
+            "/v1/training-jobs", params={"include_total": True}, headers=bearer(KEY_A)
+        ).status_code
+        == 200
+    )
+    assert (
+        keyed.get(
+            "/v1/training-jobs", params={"include_total": True}, headers={"X-API-Key": KEY_B}
+        ).status_code
+        == 200
+    )
     assert keyed.get("/healthz").status_code == 200
     assert keyed.get("/readyz").status_code == 200
 
@@ -76,8 +91,18 @@ def test_a_tenant_cannot_reach_another_tenants_job(keyed: TestClient) -> None:
     assert keyed.post(predict, json=rows, headers=bearer(KEY_B)).status_code == 404
     assert keyed.post(predict, json=rows, headers=bearer(KEY_A)).status_code == 200
     assert keyed.get(f"/v1/training-jobs/{job_id}/model", headers=bearer(KEY_A)).status_code == 200
-    assert keyed.get("/v1/training-jobs", headers=bearer(KEY_B)).json()["total"] == 0
-    assert keyed.get("/v1/training-jobs", headers=bearer(KEY_A)).json()["total"] == 1
+    assert (
+        keyed.get(
+            "/v1/training-jobs", params={"include_total": True}, headers=bearer(KEY_B)
+        ).json()["total"]
+        == 0
+    )
+    assert (
+        keyed.get(
+            "/v1/training-jobs", params={"include_total": True}, headers=bearer(KEY_A)
+        ).json()["total"]
+        == 1
+    )
     # The same Idempotency-Key in two tenants names two different jobs.
     first = keyed.post(
         "/v1/training-jobs", json=job_request(), headers={**bearer(KEY_A), "Idempotency-Key": "k"}

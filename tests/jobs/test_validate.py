@@ -54,7 +54,7 @@ def test_dry_run_resolves_and_profiles_without_creating_a_job(
     assert report["data"]["fingerprint"].startswith("xxh3_128:")
     assert "1 rows with a missing target would be dropped" in report["notes"]
 
-    assert client.get("/v1/training-jobs").json()["total"] == 0
+    assert client.get("/v1/training-jobs", params={"include_total": True}).json()["total"] == 0
     assert not settings.artifact_root.exists() or not any(settings.artifact_root.iterdir())
 
 
@@ -109,7 +109,7 @@ def test_dry_run_reports_the_problems_a_job_would_fail_on(
     assert bad.status_code == 422
     fields = {e["field"] for e in bad.json()["errors"]}
     assert fields == {"data_source_config.path", "algorithm_config.parameters.alpha"}
-    assert client.get("/v1/training-jobs").json()["total"] == 0
+    assert client.get("/v1/training-jobs", params={"include_total": True}).json()["total"] == 0
 
 
 def test_validate_does_not_collide_with_job_routes(client: TestClient) -> None:

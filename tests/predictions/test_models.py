@@ -96,6 +96,13 @@ def test_text_labels_and_text_features(client: TestClient, data_root: Path) -> N
     assert body.status_code == 200, body.text
     assert body.json()["predictions"] == ["setosa", "virginica"]
     assert body.json()["classes"] == ["setosa", "versicolor", "virginica"]
+    features = client.get(f"/v1/training-jobs/{job['job_id']}/model/features")
+    assert features.status_code == 200, features.text
+    assert features.json() == {
+        "job_id": job["job_id"],
+        "task": "classification",
+        "feature_columns": [*IRIS_ROWS[0], "size"],
+    }
 
 
 def test_regressor_predictions_have_no_probabilities(client: TestClient) -> None:
@@ -172,11 +179,13 @@ def test_a_job_that_has_not_completed_is_a_409(client: TestClient, data_root: Pa
         client.post(f"/v1/training-jobs/{failed['job_id']}/predictions", json={"rows": IRIS_ROWS}),
         409,
     )
+    problem(client.get(f"/v1/training-jobs/{failed['job_id']}/model/features"), 409)
 
 
 def test_unknown_and_malformed_job_ids(client: TestClient) -> None:
     missing = uuid.uuid4()
     problem(client.get(f"/v1/training-jobs/{missing}/model"), 404)
+    problem(client.get(f"/v1/training-jobs/{missing}/model/features"), 404)
     problem(client.post(f"/v1/training-jobs/{missing}/predictions", json={"rows": IRIS_ROWS}), 404)
     body = problem(client.get("/v1/training-jobs/not-a-uuid/model"), 422)
     assert body["errors"][0]["field"] == "job_id"

@@ -35,3 +35,7 @@ class ModelRegistryClientInterface(ABC):
 
     @abstractmethod
     def end_run(self, run_id: str, status: RunStatus) -> None: ...
+
+    def delete_run(self, run_id: str) -> None:  # noqa: B027 (optional: a no-op by default)
+        """Mark the run deleted when its job is deleted. A registry that cannot forget runs
+        keeps this default, which leaves them."""

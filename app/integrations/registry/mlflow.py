@@ -43,6 +43,9 @@ MAX_PARAM_LENGTH = 6000
 PARAMS_PER_BATCH = 100
 SKOPS_MODEL_FILE = "model.skops"  # the name mlflow.sklearn gives a model saved with skops
 METRICS_PER_BATCH = 1000
+# Where a run keeps its evaluation report (JSON and images).
+EVALUATION_ARTIFACTS = "evaluation"
+EVALUATION_JSON = "evaluation.json"
 
 # ``mlflow.sklearn.log_model`` reads the tracking URI from a process global; the lock keeps
 # two threads of one process from swapping it under each other.
@@ -460,7 +463,50 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         client = self.mlflow()
         self._call(f"end run {run_id}", lambda: client.set_terminated(run_id, status=status))
 
+    def delete_run(self, run_id: str) -> None:
+        """MLflow's soft delete: the run moves to the deleted lifecycle stage (``mlflow gc``
+        purges it for good); a run already gone is fine."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.mlflow()
+
+        def delete() -> None:
+            try:
+                client.delete_run(run_id)
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+
+        self._call(f"delete run {run_id}", delete)
+
     # -- beyond the interface ---------------------------------------------------------------
+
+    def log_evaluation(self, run_id: str, report: dict[str, Any]) -> list[str]:
+        """The evaluation report as ``evaluation/evaluation.json`` and its images beside it,
+        in one artifact upload. Returns the files' names.
+
+        A report whose images cannot be drawn is still logged as JSON (the images are a
+        view of it); the failure is logged.
+        """
+        import json
+        import tempfile
+
+        from app.integrations.registry.plots import draw_report
+
+        client = self.mlflow()
+        with tempfile.TemporaryDirectory(prefix="trainyard-evaluation-") as folder:
+            directory = Path(folder)
+            (directory / EVALUATION_JSON).write_text(json.dumps(report, indent=2))
+            try:
+                draw_report(report, directory)
+            except Exception as exc:
+                logger.warning("run %s: evaluation images not drawn: %s", run_id, exc)
+            names = sorted(path.name for path in directory.iterdir())
+            self._call(
+                "log the evaluation report",
+                lambda: client.log_artifacts(run_id, folder, artifact_path=EVALUATION_ARTIFACTS),
+            )
+        return names
 
     def run_status(self, run_id: str) -> str:
         client = self.mlflow()

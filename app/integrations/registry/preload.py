@@ -11,5 +11,9 @@ for _name in (
     "mlflow.tracking",
     "mlflow.store.tracking.sqlalchemy_store",
     "mlflow.store.model_registry.sqlalchemy_store",
+    # The evaluation report's images.
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "app.integrations.registry.plots",
 ):
     import_module(_name)

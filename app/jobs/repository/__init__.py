@@ -16,6 +16,8 @@ from app.jobs.repository.changes import (
     ModelVersionTaken,
 )
 from app.jobs.repository.jobs import JobRepository
+from app.jobs.repository.pages import Page, Position
+from app.jobs.repository.removal import JobNotFinished, Removed
 from app.jobs.repository.status import StatusRow
 
 __all__ = [
@@ -23,8 +25,12 @@ __all__ = [
     "VERSION_TRIES",
     "IdempotencyKeyTaken",
     "JobFilter",
+    "JobNotFinished",
     "JobRepository",
     "ModelVersionTaken",
+    "Page",
     "PendingLimitReached",
     "StatusRow",
+    "Position",
+    "Removed",
 ]

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.jobs.lifecycle import JobStatus
 from app.jobs.models import JobEvent, TrainingJob, utcnow
+from app.jobs.repository import tally
 
 # How many next numbers a submit tries when concurrent submits of the same model take them.
 VERSION_TRIES = 200
@@ -53,8 +54,18 @@ def change(
     event: bool = True,
 ) -> Any:
     """Update the row ``where`` selects and, when ``event``, record its transition (``message``
-    may be made from the updated row), in the caller's transaction. The new state, or None."""
+    may be made from the updated row), in the caller's transaction. The new state, or None.
+
+    A change of status or of a timestamp moves the job's tally in the same transaction: the
+    row is read and locked first (``FOR UPDATE``; SQLite's write transactions hold the whole
+    database), so the state before is exact however many processes write."""
     now = values.setdefault("updated_at", utcnow())
+    before = None
+    if not tally.TALLIED.isdisjoint(values):
+        before = session.execute(select(*tally.FACT_COLUMNS).where(where).with_for_update()).first()
+        if before is None:
+            return None
+        where = where & (TrainingJob.id == before.id)
     row = session.execute(
         update(TrainingJob)
         .where(where)
@@ -67,10 +78,18 @@ def change(
             TrainingJob.attempt,
             TrainingJob.max_attempts,
             TrainingJob.cancel_requested,
+            TrainingJob.tenant,
+            TrainingJob.created_at,
+            TrainingJob.started_at,
+            TrainingJob.completed_at,
         )
     ).first()
     if row is not None:
         notify(session)
+    if row is not None and before is not None:
+        deltas = tally.Deltas()
+        deltas.move(before, row)
+        deltas.apply(session)
     if row is not None and event:
         add_event(session, row, message(row) if callable(message) else message, now)
     return row

@@ -39,6 +39,7 @@ from app.jobs.lifecycle import (
 from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
 from app.jobs.repository import status as status_read
+from app.jobs.repository import tally
 from app.jobs.repository.changes import (
     VERSION_TRIES,
     IdempotencyKeyTaken,
@@ -48,6 +49,8 @@ from app.jobs.repository.changes import (
     fence,
     notify,
 )
+from app.jobs.repository.pages import Page, Position, read_page
+from app.jobs.repository.removal import Removed, expired, remove_job, remove_jobs
 
 
 class JobRepository:
@@ -93,20 +96,18 @@ class JobRepository:
             )
 
     def list_jobs(
-        self, where: JobFilter, *, limit: int, offset: int
-    ) -> tuple[Sequence[TrainingJob], int]:
-        """A page of jobs, newest first, and how many match in all."""
-        conditions = where.conditions()
+        self,
+        where: JobFilter,
+        *,
+        limit: int,
+        offset: int = 0,
+        after: Position | None = None,
+        count: bool = False,
+    ) -> Page:
+        """A page of jobs, newest first, past ``offset`` or the cursor ``after``; the count of
+        all that match only when ``count`` (it is the one read that grows with the table)."""
         with self.reader() as session:
-            total = session.scalar(select(func.count()).select_from(TrainingJob).where(*conditions))
-            jobs = session.scalars(
-                select(TrainingJob)
-                .where(*conditions)
-                .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
-        return jobs, int(total or 0)
+            return read_page(session, where, limit=limit, offset=offset, after=after, count=count)
 
     def list_events(self, job_id: uuid.UUID) -> Sequence[JobEvent]:
         with self.reader() as session:
@@ -123,33 +124,14 @@ class JobRepository:
             ).all()
 
     def statistics(self) -> stats.JobStatistics:
-        """Jobs by status, queue wait and run durations, read from the table now."""
-        dialect = self.engine.dialect.name
+        """Jobs by status, queue wait and run durations, from the tally (a few rows)."""
         with self.reader() as session:
-            by_status = {status.value: 0 for status in JobStatus}
-            for status, count in session.execute(
-                select(TrainingJob.status, func.count()).group_by(TrainingJob.status)
-            ):
-                by_status[status] = int(count)
-            # Queue wait of the latest claim: submitted (or requeued) until started.
-            wait = stats.seconds_between(dialect, TrainingJob.started_at, TrainingJob.created_at)
-            row = session.execute(
-                select(*stats.histogram_columns(wait, stats.QUEUE_WAIT_BUCKETS)).where(
-                    TrainingJob.started_at.is_not(None)
-                )
-            ).one()
-            queue_wait = stats.histogram(row, stats.QUEUE_WAIT_BUCKETS)
-            run = stats.seconds_between(dialect, TrainingJob.completed_at, TrainingJob.started_at)
-            durations: dict[str, stats.Histogram] = {}
-            for row in session.execute(
-                select(
-                    TrainingJob.status, *stats.histogram_columns(run, stats.RUN_DURATION_BUCKETS)
-                )
-                .where(TrainingJob.started_at.is_not(None), TrainingJob.completed_at.is_not(None))
-                .group_by(TrainingJob.status)
-            ):
-                durations[row[0]] = stats.histogram(row[1:], stats.RUN_DURATION_BUCKETS)
-        return stats.JobStatistics(by_status, queue_wait, durations)
+            return tally.read(session)
+
+    def recount(self) -> None:
+        """Rebuild the tally from the job table (a repair; the bench after a bulk load)."""
+        with self.engine.begin() as connection:
+            tally.recount(connection)
 
     # -- feeds: rows past a cursor, for the streams (app/streams) and the webhook outbox ----
 
@@ -244,6 +226,9 @@ class JobRepository:
             session.add(job)
             session.flush()  # the event's foreign key needs the job row first
             add_event(session, job, "submitted", now)
+            deltas = tally.Deltas()
+            deltas.add(job, 1)
+            deltas.apply(session)
             notify(session)
         return job
 
@@ -276,6 +261,18 @@ class JobRepository:
                 )
             session.expire_all()
             return session.get_one(TrainingJob, job_id), done is not None
+
+    def delete_job(self, job_id: uuid.UUID, tenant: str) -> Removed | None:
+        """Delete a finished job of ``tenant`` and its rows; None when there is no such job.
+        Raises ``JobNotFinished`` while it is pending or running."""
+        with transaction(self.factory) as session:
+            return remove_job(session, job_id, tenant)
+
+    def delete_expired(self, *, before: datetime, limit: int) -> list[Removed]:
+        """Delete up to ``limit`` finished jobs that ended before ``before``, one short
+        transaction: the retention loop calls it until it returns nothing."""
+        with transaction(self.factory) as session:
+            return remove_jobs(session, expired(session, before, limit))
 
     # -- on behalf of an executor: claiming -------------------------------------------------
 

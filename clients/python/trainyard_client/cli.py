@@ -4,7 +4,7 @@
     trainyard watch <job_id>                      # live progress; exit 0 only when completed
     trainyard events <job_id> --follow            # events, trials, log lines as they happen
     trainyard list --status completed             # a table
-    trainyard status|cancel|events|trials|logs <job_id>
+    trainyard status|cancel|events|trials|logs|evaluation <job_id>
     trainyard download <job_id> -o model.skops
     trainyard predict <job_id> --rows '[{"sepal length (cm)": 5.1, ...}]'
 
@@ -30,6 +30,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from trainyard_client.client import TrainyardAPIError, TrainyardClient
+from trainyard_client.report_view import print_report
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the request failed, or the watched job failed
@@ -221,11 +222,11 @@ def print_job(console: Console, job: dict[str, Any]) -> None:
 
 def jobs_table(page: dict[str, Any]) -> Table:
     shown = len(page["items"])
-    table = Table(
-        title=f"training jobs ({page['offset'] + 1 if shown else 0}-{page['offset'] + shown} "
-        f"of {page['total']})",
-        title_justify="left",
-    )
+    offset = page.get("offset") or 0
+    total = page.get("total")
+    title = f"training jobs ({offset + 1 if shown else 0}-{offset + shown}"
+    title += f" of {total})" if total is not None else ")"
+    table = Table(title=title, title_justify="left")
     for column in ("job id", "model", "version", "algorithm", "status", "stage", "progress"):
         table.add_column(column, justify="right" if column == "progress" else "left")
     table.add_column("score", justify="right")
@@ -279,14 +280,28 @@ def cmd_list(client: TrainyardClient, args: argparse.Namespace, console: Console
     page = client.list_jobs(
         limit=args.limit,
         offset=args.offset,
+        page_token=args.page_token,
+        include_total=args.total,
         status=args.status,
         model_name=args.model_name,
         experiment_name=args.experiment,
     )
     if args.json:
         console.print_json(data=page)
+        return EXIT_OK
+    console.print(jobs_table(page))
+    if page.get("next_page_token"):
+        token = page["next_page_token"]
+        console.print(f"next page: --page-token {token}", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_delete(client: TrainyardClient, args: argparse.Namespace, console: Console) -> int:
+    client.delete_job(args.job_id)
+    if args.json:
+        console.print_json(data={"job_id": args.job_id, "deleted": True})
     else:
-        console.print(jobs_table(page))
+        console.print(f"job {args.job_id}: deleted", highlight=False)
     return EXIT_OK
 
 
@@ -364,6 +379,15 @@ def cmd_trials(client: TrainyardClient, args: argparse.Namespace, console: Conso
             json.dumps(trial["params"]),
         )
     console.print(table)
+    return EXIT_OK
+
+
+def cmd_evaluation(client: TrainyardClient, args: argparse.Namespace, console: Console) -> int:
+    report = client.evaluation(args.job_id)
+    if args.json:
+        console.print_json(data=report)
+    else:
+        print_report(report, console)
     return EXIT_OK
 
 
@@ -550,8 +574,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text, handler in (
         ("status", "show where a job stands", cmd_status),
         ("cancel", "cancel a pending or running job", cmd_cancel),
+        ("delete", "delete a finished job: its record, events, trials, model, logs", cmd_delete),
         ("events", "list a job's status and stage transitions", cmd_events),
         ("trials", "list a job's hyperparameter-search trials", cmd_trials),
+        ("evaluation", "show a completed job's evaluation report", cmd_evaluation),
     ):
         job_command = command(name, help_text, handler)
         job_command.add_argument("job_id")
@@ -569,6 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--experiment")
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--page-token", help="the next page: the token the previous page printed")
+    listing.add_argument("--total", action="store_true", help="count all matching jobs too")
 
     watch_cmd = command(
         "watch",

@@ -105,16 +105,52 @@ class TrainyardClient:
         *,
         limit: int = 100,
         offset: int = 0,
+        page_token: str | None = None,
+        include_total: bool = False,
         status: str | None = None,
         model_name: str | None = None,
         experiment_name: str | None = None,
     ) -> JSONDict:
-        """A page of jobs, newest first: ``{"items", "total", "limit", "offset"}``."""
+        """A page of jobs, newest first: ``{"items", "next_page_token", "total", "limit",
+        "offset"}``; pass ``next_page_token`` back as ``page_token`` (same filters) for the
+        next page. ``total`` is None unless ``include_total``."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if page_token is not None:
+            params = {"limit": limit, "page_token": page_token}
+        if include_total:
+            params["include_total"] = "true"
         filters = {"status": status, "model_name": model_name, "experiment_name": experiment_name}
         params.update({k: v for k, v in filters.items() if v is not None})
         result: JSONDict = self._json("GET", "/v1/training-jobs", params=params)
         return result
+
+    def iter_jobs(
+        self,
+        *,
+        page_size: int = 100,
+        status: str | None = None,
+        model_name: str | None = None,
+        experiment_name: str | None = None,
+    ) -> Iterator[JSONDict]:
+        """Every job that matches, newest first, page by page along the cursor."""
+        token: str | None = None
+        while True:
+            page = self.list_jobs(
+                limit=page_size,
+                page_token=token,
+                status=status,
+                model_name=model_name,
+                experiment_name=experiment_name,
+            )
+            yield from page["items"]
+            token = page.get("next_page_token")
+            if token is None:
+                return
+
+    def delete_job(self, job_id: str | uuid.UUID) -> None:
+        """Delete a finished job with its events, trials, model and logs. Raises
+        ``TrainyardAPIError`` (409) while it is pending or running, (404) when there is none."""
+        self._request("DELETE", f"/v1/training-jobs/{job_id}")
 
     def cancel(self, job_id: str | uuid.UUID) -> JSONDict:
         result: JSONDict = self._json("POST", f"/v1/training-jobs/{job_id}/cancel")
@@ -126,6 +162,12 @@ class TrainyardClient:
 
     def trials(self, job_id: str | uuid.UUID) -> list[JSONDict]:
         result: list[JSONDict] = self._json("GET", f"/v1/training-jobs/{job_id}/trials")
+        return result
+
+    def evaluation(self, job_id: str | uuid.UUID) -> JSONDict:
+        """The evaluation report of a completed job (confusion matrix, curves, residuals,
+        feature importance); a 409 problem while the job has not completed."""
+        result: JSONDict = self._json("GET", f"/v1/training-jobs/{job_id}/evaluation")
         return result
 
     def logs(self, job_id: str | uuid.UUID, *, attempt: int | None = None) -> str:

@@ -1,0 +1,69 @@
+"""The evaluation report in the job's MLflow run: the JSON and its images, under evaluation/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sklearn.datasets import load_diabetes
+
+from tests.fixtures.jobs import job_request, wait_for_job
+from tests.integrations.registry.conftest import MlflowStore
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def run_files(store: MlflowStore, run_id: str, tmp_path: Path) -> dict[str, bytes]:
+    client = store.client()
+    listed = [f.path for f in client.list_artifacts(run_id, "evaluation")]
+    local = Path(client.download_artifacts(run_id, "evaluation", str(tmp_path)))
+    return {path.split("/", 1)[1]: (local / path.split("/", 1)[1]).read_bytes() for path in listed}
+
+
+def completed(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    job = client.post("/v1/training-jobs", json=job_request(**overrides)).json()
+    done = wait_for_job(client, job["job_id"], timeout=120)
+    assert done["status"] == "completed", done
+    return done
+
+
+def test_a_classifiers_run_holds_the_report_and_its_images(
+    registry_client: TestClient, mlflow_store: MlflowStore, tmp_path: Path
+) -> None:
+    done = completed(registry_client)
+    files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path)
+    assert set(files) == {
+        "evaluation.json",
+        "confusion_matrix.png",
+        "roc.png",
+        "precision_recall.png",
+        "calibration.png",
+        "feature_importance.png",
+    }
+    assert all(body.startswith(PNG) for name, body in files.items() if name.endswith(".png"))
+    logged = json.loads(files["evaluation.json"])
+    served = registry_client.get(f"/v1/training-jobs/{done['job_id']}/evaluation").json()
+    assert logged == served
+    assert sum(map(sum, logged["classification"]["confusion_matrix"])) == logged["rows"]
+
+
+def test_a_regressors_run_holds_residuals_and_predicted_against_actual(
+    registry_client: TestClient, mlflow_store: MlflowStore, data_root: Path, tmp_path: Path
+) -> None:
+    load_diabetes(as_frame=True).frame.to_csv(data_root / "diabetes.csv", index=False)
+    done = completed(
+        registry_client,
+        model_name="diabetes",
+        data_source_config={"path": "diabetes.csv", "target_column": "target"},
+        algorithm_config={"name": "Ridge"},
+    )
+    files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path)
+    assert set(files) == {
+        "evaluation.json",
+        "predicted_vs_actual.png",
+        "residuals.png",
+        "feature_importance.png",
+    }
+    assert json.loads(files["evaluation.json"])["task"] == "regression"
