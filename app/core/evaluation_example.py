@@ -1,4 +1,4 @@
-"""The OpenAPI example of an evaluation report (a binary classifier), kept apart for its size."""
+"""The OpenAPI examples of the evaluation report (a binary classifier), kept apart for size."""
 
 from __future__ import annotations
 
@@ -75,4 +75,12 @@ EVALUATION_REPORT: dict[str, Any] = {
         ],
     },
     "skipped_reason": None,
+}
+
+EVALUATION_NOT_COMPLETED: dict[str, Any] = {
+    "type": "urn:trainyard:problem:job-state-conflict",
+    "title": "Conflict",
+    "status": 409,
+    "detail": f"training job {JOB_ID} is running; its evaluation report is there once it has "
+    "completed",
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.evaluation_example import EVALUATION_REPORT
+from app.core.evaluation_example import EVALUATION_NOT_COMPLETED, EVALUATION_REPORT
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -105,13 +105,6 @@ _PAGE: dict[str, Any] = {"next_page_token": "WzEsIjIwMjYtMTEtMjdUMDc6MzAiLCIzZiJ
 _PAGE |= {"limit": 1, "offset": 0}
 _RUNNING: dict[str, Any] = {"type": "urn:trainyard:problem:job-state-conflict", "status": 409}
 _RUNNING |= {"title": "Conflict", "detail": f"training job {JOB_ID} is running; cancel it first"}
-_NOT_COMPLETED = {
-    "type": "urn:trainyard:problem:job-state-conflict",
-    "title": "Conflict",
-    "status": 409,
-    "detail": f"training job {JOB_ID} is running; its evaluation report is there once it has "
-    "completed",
-}
 _INVALID = {
     "type": "urn:trainyard:problem:invalid-configuration",
     "title": "Unprocessable Content",
@@ -357,7 +350,7 @@ OPERATION_EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {
             200: (JSON, EVALUATION_REPORT),
             404: (PROBLEM, _NOT_FOUND),
-            409: (PROBLEM, _NOT_COMPLETED),
+            409: (PROBLEM, EVALUATION_NOT_COMPLETED),
         },
     },
     ("get", "/v1/training-jobs/{job_id}/logs"): {

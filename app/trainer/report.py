@@ -26,6 +26,7 @@ from app.trainer.algorithms import CLASSIFICATION
 from app.trainer.importance import ImportanceBudget, permutation_report
 
 MAX_CURVE_POINTS = 201
+MAX_CURVE_CLASSES = 50
 REGRESSION_SAMPLE = 500
 CALIBRATION_BINS = 10
 HISTOGRAM_MAX_BINS = 40
@@ -92,7 +93,16 @@ def _curves(
     if len(classes) == 2:
         columns = [(1, scores[:, -1])]  # probabilities: column 1; a margin: its only column
     else:
-        columns = [(i, scores[:, i]) for i in range(len(classes))]
+        indices = list(range(len(classes)))
+        if len(indices) > MAX_CURVE_CLASSES:
+            # Many classes: the curves of the most frequent ones keep the report small.
+            counts = [int((y == c).sum()) for c in classes]
+            indices = sorted(sorted(indices, key=lambda i: -counts[i])[:MAX_CURVE_CLASSES])
+            notes.append(
+                f"curves for the {MAX_CURVE_CLASSES} classes with the most validation rows "
+                f"only (of {len(classes)})"
+            )
+        columns = [(i, scores[:, i]) for i in indices]
     for index, score in columns:
         label = str(classes[index])
         truth = y == np.asarray(classes, dtype=object)[index]

@@ -13,17 +13,25 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from sklearn.datasets import load_diabetes, load_iris, make_classification
 from sklearn.linear_model import LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 
 from app.trainer import TrainingSpec, train
 from app.trainer.core import split
 from app.trainer.importance import ImportanceBudget
-from app.trainer.report import MAX_CURVE_POINTS, evaluation_report, thin_indices
+from app.trainer.report import (
+    MAX_CURVE_CLASSES,
+    MAX_CURVE_POINTS,
+    evaluation_report,
+    thin_indices,
+)
 
 
 def trained(
     frame: pd.DataFrame, algorithm: str, **spec: Any
 ) -> tuple[Any, dict[str, Any], pd.DataFrame, pd.Series]:
-    """Train through the trainer, and rebuild the same seeded validation split."""
+    """Train through the trainer, and rebuild the same seeded validation split. The importance
+    gets a budget no loaded machine runs out of: these tests are about the report's content."""
+    spec.setdefault("importance", ImportanceBudget(seconds=300))
     training = TrainingSpec(algorithm=algorithm, target_column="target", **spec)
     result = train(training, frame)
     X, y = frame.drop(columns="target"), frame["target"]
@@ -271,3 +279,35 @@ def test_every_kind_of_regressor_reports(algorithm: str) -> None:
     assert sum(report["regression"]["residuals"]["histogram"]["counts"]) == len(X_val)
     assert report["skipped_reason"] is None
     assert len(report["feature_importance"]["features"]) == X_val.shape[1]
+
+
+def test_many_classes_draw_the_curves_of_the_most_frequent_ones() -> None:
+    rng = np.random.default_rng(0)
+    y = pd.Series([f"c{i}" for i in rng.integers(0, 60, size=3000)])
+    y[:400] = "c59"  # the most frequent class, and the last in order
+    X = pd.DataFrame({"x": rng.normal(size=3000), "code": y.str[1:].astype(float)})
+    model = DecisionTreeClassifier(max_depth=8, random_state=0).fit(X, y)
+    report = evaluation_report(model, "classification", X, y, budget=ImportanceBudget(0))
+    c = report["classification"]
+    assert len(c["labels"]) == 60
+    assert sum(map(sum, c["confusion_matrix"])) == 3000
+    assert len(c["roc"]) == len(c["precision_recall"]) == MAX_CURVE_CLASSES
+    assert "c59" in {entry["label"] for entry in c["roc"]}
+    assert any("50 classes with the most validation rows" in note for note in c["notes"])
+
+
+def test_repeats_are_seeded_and_a_repeat_the_clock_interrupts_is_dropped() -> None:
+    import math
+    import time
+
+    from app.trainer.importance import _repeats
+
+    frame = noisy_binary(400)
+    X, y = frame.drop(columns="target"), frame["target"]
+    model = LogisticRegression().fit(X, y)
+    first = _repeats(model, X, y, "accuracy", 3, 7, math.inf)
+    again = _repeats(model, X, y, "accuracy", 3, 7, math.inf)
+    assert len(first) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not np.array_equal(first[0], first[1])  # each repeat has its own seed
+    assert _repeats(model, X, y, "accuracy", 3, 7, time.perf_counter()) == []

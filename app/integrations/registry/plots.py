@@ -13,13 +13,17 @@ SIZE = (5.0, 4.0)
 DPI = 80
 MAX_LABELS_ANNOTATED = 20
 MAX_FEATURES_DRAWN = 20
+# Curves differ in line style as well as colour: colour is never the only signal.
+LINE_STYLES = ("-", "--", "-.", ":")
 
 
-def _figure() -> Any:
+def _figure(*, left: float = 0.15, bottom: float = 0.13) -> Any:
+    """Fixed margins: a layout engine (constrained, tight) doubles the cost of an image."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    figure = Figure(figsize=SIZE, dpi=DPI)
+    figure.subplots_adjust(left=left, bottom=bottom, right=0.96, top=0.91)
     FigureCanvasAgg(figure)
     return figure
 
@@ -36,10 +40,9 @@ def _points(values: list[float | None]) -> list[float]:
 def confusion_matrix(report: dict[str, Any], path: Path) -> Path:
     labels = report["labels"]
     matrix = report["confusion_matrix"]
-    figure = _figure()
+    figure = _figure(left=0.25, bottom=0.25)
     axes = figure.add_subplot()
-    image = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axes)
+    axes.imshow(matrix, cmap="Blues")
     ticks = range(len(labels))
     axes.set_xticks(ticks, labels, rotation=45, ha="right")
     axes.set_yticks(ticks, labels)
@@ -58,11 +61,12 @@ def confusion_matrix(report: dict[str, Any], path: Path) -> Path:
 def roc(curves: list[dict[str, Any]], path: Path) -> Path:
     figure = _figure()
     axes = figure.add_subplot()
-    for curve in curves:
+    for i, curve in enumerate(curves):
         auc = curve.get("auc")
         name = f"{curve['label']} (AUC {auc:.3f})" if auc is not None else curve["label"]
-        axes.plot(_points(curve["fpr"]), _points(curve["tpr"]), label=name)
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+        style = LINE_STYLES[i % len(LINE_STYLES)]
+        axes.plot(_points(curve["fpr"]), _points(curve["tpr"]), label=name, linestyle=style)
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
     axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     axes.legend(loc="lower right", fontsize="small")
     return _save(figure, path)
@@ -71,10 +75,12 @@ def roc(curves: list[dict[str, Any]], path: Path) -> Path:
 def precision_recall(curves: list[dict[str, Any]], path: Path) -> Path:
     figure = _figure()
     axes = figure.add_subplot()
-    for curve in curves:
+    for i, curve in enumerate(curves):
         ap = curve.get("average_precision")
         name = f"{curve['label']} (AP {ap:.3f})" if ap is not None else curve["label"]
-        axes.plot(_points(curve["recall"]), _points(curve["precision"]), label=name)
+        style = LINE_STYLES[i % len(LINE_STYLES)]
+        axes.plot(_points(curve["recall"]), _points(curve["precision"]), label=name,
+                  linestyle=style)  # fmt: skip
     axes.set(xlabel="recall", ylabel="precision", title="Precision-recall")
     axes.set_ylim(0, 1.05)
     axes.legend(loc="lower left", fontsize="small")
@@ -120,7 +126,8 @@ def residuals(histogram: dict[str, Any], path: Path) -> Path:
 
 def feature_importance(importance: dict[str, Any], path: Path) -> Path:
     features = importance["features"][:MAX_FEATURES_DRAWN][::-1]
-    figure = _figure()
+    longest = max((len(f["feature"]) for f in features), default=0)
+    figure = _figure(left=min(0.55, 0.1 + 0.016 * longest))
     axes = figure.add_subplot()
     axes.barh(
         [f["feature"] for f in features],
