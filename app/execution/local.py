@@ -16,7 +16,8 @@ import uuid
 from app.execution.forkserver import warm_up
 from app.execution.payload import AttemptPayload
 from app.execution.registration import end_reaped_runs
-from app.execution.supervisor import Supervisor
+from app.execution.spare import SparePool
+from app.execution.supervisor import Supervisor, attempt_payload
 from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class LocalExecutor:
         lease_seconds: float,
         poll_interval: float,
         reaper_interval: float,
+        spare_processes: int | None = None,
     ) -> None:
         self.repository = repository
         self.payload = payload
@@ -49,6 +51,8 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._active: dict[uuid.UUID, tuple[threading.Thread, Supervisor]] = {}
         self._dispatcher: threading.Thread | None = None
+        spares = max_concurrent_jobs if spare_processes is None else spare_processes
+        self.spares = SparePool(size=spares)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -84,6 +88,7 @@ class LocalExecutor:
         for thread, supervisor in self._snapshot():
             supervisor.abort.set()
             thread.join()
+        self.spares.close()
 
     def _snapshot(self) -> list[tuple[threading.Thread, Supervisor]]:
         with self._lock:
@@ -98,6 +103,7 @@ class LocalExecutor:
             warm_up()
         except Exception:
             logger.exception("could not warm up the forkserver; jobs will start cold")
+        self.spares.prime(attempt_payload(self.payload))
         next_reap = 0.0
         while not self._stopping.is_set():
             try:
@@ -128,6 +134,7 @@ class LocalExecutor:
                 lease_seconds=self.lease_seconds,
                 poll_interval=self.poll_interval,
                 owner=self.owner,
+                spares=self.spares,
             )
             thread = threading.Thread(
                 target=self._supervise,

@@ -19,6 +19,7 @@ from app.execution.attempt import EXIT_LOST_CLAIM, run_attempt
 from app.execution.forkserver import process_context
 from app.execution.payload import AttemptPayload
 from app.execution.registration import close_attempt_run
+from app.execution.spare import SparePool
 from app.jobs.lifecycle import AttemptOutcome, Claim, JobStatus
 from app.jobs.logs import note_attempt_end
 from app.jobs.models import utcnow
@@ -48,6 +49,11 @@ def describe_exit(code: int | None) -> str:
     return f"the training process exited with code {code} without recording a result"
 
 
+def attempt_payload(payload: AttemptPayload) -> AttemptPayload:
+    """The payload an attempt of this process is started with: it watches this process."""
+    return dataclasses.replace(payload, supervisor_pid=os.getpid())
+
+
 class Supervisor:
     """Runs one claimed attempt to its end. ``abort`` asks it to give the job back."""
 
@@ -60,8 +66,10 @@ class Supervisor:
         lease_seconds: float,
         poll_interval: float,
         owner: str,
+        spares: SparePool | None = None,
     ) -> None:
         self.owner = owner
+        self.spares = spares
         self.repository = repository
         self.claim = claim
         self.payload = payload
@@ -73,14 +81,9 @@ class Supervisor:
     def run(self) -> AttemptOutcome:
         """Supervise to the end; returns what happened (for logs and tests)."""
         claim = self.claim
-        payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
-        process: Any = process_context().Process(  # type: ignore[attr-defined]
-            target=run_attempt,
-            args=(str(claim.job_id), claim.attempt, payload),
-            name=f"trainyard-job-{claim.job_id}",
-        )
+        payload = attempt_payload(self.payload)
         try:
-            process.start()
+            process = self._start(payload)
         except Exception as exc:
             logger.exception("could not start the attempt of job %s", claim.job_id)
             return self.repository.lost(
@@ -144,6 +147,20 @@ class Supervisor:
                 shutdown=reason == "shutdown",
             )
         return outcome
+
+    def _start(self, payload: AttemptPayload) -> Any:
+        """The attempt's process: a spare told its job, or a new one."""
+        claim = self.claim
+        spare = self.spares.take(payload) if self.spares is not None else None
+        if spare is not None and spare.hand(str(claim.job_id), claim.attempt):
+            return spare.process
+        process = process_context().Process(  # type: ignore[attr-defined]
+            target=run_attempt,
+            args=(str(claim.job_id), claim.attempt, payload),
+            name=f"trainyard-job-{claim.job_id}",
+        )
+        process.start()
+        return process
 
     def _record(self, reason: str | None, exitcode: int | None) -> AttemptOutcome:
         claim = self.claim
