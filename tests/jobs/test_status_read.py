@@ -54,11 +54,12 @@ def test_a_missing_job_is_a_404_problem(client: TestClient) -> None:
     assert client.get("/v1/training-jobs/not-a-uuid").status_code == 422
 
 
+# A SQLite file has no connection to lose: PostgreSQL only.
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_the_status_read_survives_the_database_dropping_its_connection(
     client: TestClient, settings: Settings
 ) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("a SQLite file has no connection to lose")
     job_id = client.post("/v1/training-jobs", json=job_request()).json()["job_id"]
     assert client.get(f"/v1/training-jobs/{job_id}").status_code == 200
     admin = create_engine(settings.database_url)
