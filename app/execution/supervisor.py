@@ -54,6 +54,11 @@ def attempt_payload(payload: AttemptPayload) -> AttemptPayload:
     return dataclasses.replace(payload, supervisor_pid=os.getpid())
 
 
+# How long a child whose claim ended (it recorded its outcome) gets to exit before it counts
+# as having lost the claim and its process group is killed.
+EXIT_GRACE_SECONDS = 2.0
+
+
 class Supervisor:
     """Runs one claimed attempt to its end. ``abort`` asks it to give the job back."""
 
@@ -116,7 +121,10 @@ class Supervisor:
                 else:
                     state = self.repository.poll(claim.job_id, claim.attempt)
                 if state is None:
-                    reason = "lost"
+                    # The claim ended: most often the child just recorded its outcome and is
+                    # exiting. Let it; only one that does not exit lost the claim for real.
+                    process.join(EXIT_GRACE_SECONDS)
+                    reason = None if process.exitcode is not None else "lost"
                     break
                 if state.cancel_requested:
                     reason = "cancel"
