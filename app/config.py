@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     celery_queue: str = "training"
 
     max_concurrent_jobs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    spare_processes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Attempt processes the local executor keeps forked and prepared before a "
+        "job is claimed; default MAX_CONCURRENT_JOBS, 0 forks each attempt when it is claimed.",
+    )
     data_roots: Annotated[list[Path], NoDecode] = [Path("./data")]
     artifact_root: Path = Path("./var/artifacts")
     # The model registry: a local MLflow store by default; "" turns the registry off.

@@ -104,7 +104,7 @@ class MLModelTrainingService:
         if self._started:
             self.executor.stop(self.settings.shutdown_grace_seconds)
             self._started = False
-        self.engine.dispose()
+        self.repository.close()
 
     @property
     def executor_alive(self) -> bool:

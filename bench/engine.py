@@ -69,12 +69,12 @@ def reset_postgres(url: str) -> None:
 
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "DROP TABLE IF EXISTS trial, job_event, training_job, job_tally, webhook, "
-                "webhook_delivery, webhook_cursor, alembic_version CASCADE"
-            )
-        )
+        tables = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        names = ", ".join(f'"{name}"' for name in tables)
+        if names:  # every table the migrations made (jobs, webhooks, ...) and their version
+            connection.execute(text(f"DROP TABLE IF EXISTS {names} CASCADE"))
     engine.dispose()
 
 
@@ -115,6 +115,13 @@ def run_job(
         time.sleep(poll)
 
 
+def count(client: httpx.Client, status: str) -> int:
+    """How many jobs have ``status`` (the total is asked for: a page does not count)."""
+    params = {"status": status, "limit": 1, "include_total": "true"}
+    total: int = client.get("/v1/training-jobs", params=params).json()["total"]
+    return total
+
+
 def in_process_fit(repeats: int) -> list[float]:
     from app.integrations.data_layer import LocalDataLayerClient
     from app.schemas import DataSourceConfig
@@ -143,7 +150,7 @@ def main() -> None:
     )
     parser.add_argument("--database-url")
     parser.add_argument("--tiny", type=int, default=30, help="tiny jobs run one at a time")
-    parser.add_argument("--jobs", type=int, default=200, help="tiny jobs submitted at once")
+    parser.add_argument("--jobs", type=int, default=1000, help="tiny jobs submitted at once")
     parser.add_argument(
         "--long-estimators",
         type=int,
@@ -165,7 +172,11 @@ def main() -> None:
         "TRAINYARD_MLFLOW_TRACKING_URI": "",
     }
     server = start_server(env, port)
-    print(f"database: {url.split('@')[-1]}; cores: {os.cpu_count()}")
+    print(
+        f"database: {url.split('@')[-1]}; cores: {os.cpu_count()}; "
+        f"load average: {os.getloadavg()[0]:.2f}; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             run_job(client, TINY)  # warm the server and the forkserver
@@ -204,20 +215,12 @@ def main() -> None:
                 for _ in range(args.jobs)
             ]
             submitted = time.perf_counter() - started
-            while (
-                client.get(
-                    "/v1/training-jobs",
-                    params={"status": "completed", "limit": 1, "include_total": True},
-                ).json()["total"]
-                < args.jobs + args.tiny + 2
-            ):
+            while count(client, "completed") < args.jobs + args.tiny + 2:
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
             stop.set()
             prober.join()
-            failed = client.get(
-                "/v1/training-jobs", params={"status": "failed", "include_total": True}
-            ).json()["total"]
+            failed = count(client, "failed")
             print(
                 f"{args.jobs} tiny jobs: submitted in {submitted:.2f} s, all completed in "
                 f"{elapsed:.2f} s = {args.jobs / elapsed:.1f} jobs/s ({failed} failed)"

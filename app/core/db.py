@@ -22,6 +22,10 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# As many pooled connections as FastAPI's thread pool has threads (anyio's default, 40): a
+# connection opened past the pool is closed after one use, and opening one costs its PRAGMAs.
+SQLITE_POOL_SIZE = 40
+LOOP_READ_TIMEOUT_SECONDS = 2
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +61,58 @@ def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
+        pool: dict[str, Any] = {}
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **pool,
         )
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def create_loop_read_engine(engine: Engine) -> Engine:
+    """A second engine on ``engine``'s database for short reads made on the event loop.
+
+    A read by primary key costs less than the two thread switches FastAPI makes to run it in
+    its thread pool, so the status route reads inline. It must never wait for long: the pool is
+    its own (the thread pool cannot starve it; one loop reads one statement at a time), its
+    connections are in autocommit (a single SELECT is its own snapshot; no BEGIN, no ROLLBACK
+    round trip), SQLite readers in WAL mode never wait for writers, and PostgreSQL connections
+    give up on connecting and on a statement after a few seconds.
+
+    Its reads go through the pool's raw DBAPI connections (``repository.status``).
+    """
+    url = engine.url
+    options: dict[str, Any] = {
+        "pool_size": 1,
+        "max_overflow": 4,
+        "pool_timeout": LOOP_READ_TIMEOUT_SECONDS,
+        "isolation_level": "AUTOCOMMIT",
+    }
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return engine  # a second engine would see another database
+        loop_engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **options,
+        )
+        event.listen(loop_engine, "connect", _on_sqlite_connect)
+        return loop_engine
+    if url.get_backend_name() == "postgresql":
+        options["connect_args"] = {
+            "connect_timeout": LOOP_READ_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={LOOP_READ_TIMEOUT_SECONDS * 1000}",
+        }
+    # No pre-ping (a round trip per read): the status read retries once on a dropped connection.
+    return create_engine(url, **options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,7 +14,7 @@ from app.datasets.schemas import DatasetInfo, DatasetList
 from app.datasets.service import DatasetStore
 
 
-def get_settings_of(request: Request) -> Settings:
+async def get_settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

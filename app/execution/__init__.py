@@ -45,4 +45,5 @@ def build_executor(
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval_seconds,
         reaper_interval=settings.reaper_interval_seconds,
+        spare_processes=settings.spare_processes,
     )

@@ -353,8 +353,10 @@ class AttemptRunner:
         )
 
 
-def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
-    """Entry point of the child process."""
+def _prepare(payload: AttemptPayload) -> tuple[Settings, JobRepository]:
+    """What an attempt does before it knows its job: its own process group, dying with its
+    parent and its supervisor, the settings, and a database engine whose first statements
+    (connection, dialect set-up, compiling the fenced writes) are already paid for."""
     os.setpgrp()
     parent = os.getppid()
     _die_with_parent(parent)
@@ -362,8 +364,48 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     if payload.supervisor_pid:
         _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
     settings = Settings(**payload.settings)
-    engine = create_db_engine(settings.database_url)
-    repository = JobRepository(engine)
+    return settings, JobRepository(create_db_engine(settings.database_url))
+
+
+def _warm(repository: JobRepository) -> None:
+    """Connect and run the attempt's first read once, on an id no job has. Its writes are not
+    rehearsed: on SQLite even a write that matches nothing takes the database's write lock,
+    which the running attempts (this spare is made while one starts) would wait for."""
+    repository.get_job(uuid.uuid4())
+
+
+def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
+    """Entry point of the child process."""
+    settings, repository = _prepare(payload)
+    _run(job_id, attempt, payload, settings, repository)
+
+
+def run_spare(handoff: Any, payload: AttemptPayload) -> None:
+    """Entry point of a spare child: prepare, then wait for the job to run (or for None)."""
+    settings, repository = _prepare(payload)
+    try:
+        _warm(repository)
+    except Exception:  # an optimisation only; the attempt's own writes will tell
+        logger.debug("warming the spare attempt failed", exc_info=True)
+    try:
+        told = handoff.recv()
+    except EOFError:
+        told = None
+    handoff.close()
+    if told is None:
+        repository.engine.dispose()
+        return
+    job_id, attempt = told
+    _run(job_id, attempt, payload, settings, repository)
+
+
+def _run(
+    job_id: str,
+    attempt: int,
+    payload: AttemptPayload,
+    settings: Settings,
+    repository: JobRepository,
+) -> None:
     job_uuid = uuid.UUID(job_id)
     start_attempt_log(settings.artifact_root, job_id, attempt, server_format=settings.log_format)
     logger.info("attempt %s of job %s started in process %s", attempt, job_id, os.getpid())
@@ -404,4 +446,4 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
     except Exception as exc:
         runner.fail("TrainingJobError", f"{type(exc).__name__}: {exc}")
     finally:
-        engine.dispose()
+        repository.engine.dispose()

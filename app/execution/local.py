@@ -20,7 +20,8 @@ import uuid
 from app.execution.forkserver import warm_up
 from app.execution.payload import AttemptPayload
 from app.execution.registration import end_reaped_runs
-from app.execution.supervisor import Supervisor
+from app.execution.spare import SparePool
+from app.execution.supervisor import Supervisor, attempt_payload
 from app.execution.trials import TrialSlot
 from app.jobs.repository import JobRepository
 
@@ -41,6 +42,7 @@ class LocalExecutor:
         lease_seconds: float,
         poll_interval: float,
         reaper_interval: float,
+        spare_processes: int | None = None,
     ) -> None:
         self.repository = repository
         self.payload = payload
@@ -57,6 +59,8 @@ class LocalExecutor:
         self._searching = False
         self._search_jobs: dict[uuid.UUID, bool] = {}
         self._dispatcher: threading.Thread | None = None
+        spares = max_concurrent_jobs if spare_processes is None else spare_processes
+        self.spares = SparePool(size=spares)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -94,6 +98,7 @@ class LocalExecutor:
             thread.join()
         # A trial still running is not waited for: its child dies with this process (or
         # finishes and records), and its lease brings the unit back otherwise.
+        self.spares.close()
 
     def _snapshot(self) -> list[tuple[threading.Thread, Supervisor]]:
         with self._lock:
@@ -108,6 +113,7 @@ class LocalExecutor:
             warm_up()
         except Exception:
             logger.exception("could not warm up the forkserver; jobs will start cold")
+        self.spares.prime(attempt_payload(self.payload))
         next_reap = 0.0
         while not self._stopping.is_set():
             try:
@@ -151,6 +157,7 @@ class LocalExecutor:
                 lease_seconds=self.lease_seconds,
                 poll_interval=self.poll_interval,
                 owner=self.owner,
+                spares=self.spares,
             )
             thread = threading.Thread(
                 target=self._supervise,

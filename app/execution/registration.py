@@ -20,12 +20,12 @@ from app.config import Settings
 from app.core.exceptions import ModelRegistryError
 from app.execution.forkserver import preload_first
 from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
-from app.integrations.registry.mlflow import MlflowRegistryClient
+from app.integrations.registry.mlflow import MlflowRegistryClient, pip_requirements
 from app.jobs.lifecycle import AttemptOutcome, JobStatus, Reaped
 from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import TrainingJobRequest
-from app.trainer.artifacts import UntrustedModelError, trusted_types
+from app.trainer.artifacts import UntrustedModelError, model_requirements, trusted_types
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,9 @@ class RegistryRun:
     experiment_id: str | None = None
     run_id: str | None = None
     logged_params: set[str] = field(default_factory=set)
+    # With MLflow the requested parameters wait for the run's one batch (or its end).
+    pending_params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def info(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -113,10 +116,14 @@ class RegistryRun:
         """Get or create the experiment, start the run, log the requested parameters."""
         name = request.experiment_name or DEFAULT_EXPERIMENT
         self.experiment_id = self.client.get_or_create_experiment(name)
+        self.tags = run_tags(job, self.attempt)
         self.run_id = self.client.start_run(
-            self.experiment_id, f"trainyard-job-{job.id}", run_tags(job, self.attempt)
+            self.experiment_id, f"trainyard-job-{job.id}", self.tags
         )
-        self.log_params(request_params(request))
+        if isinstance(self.client, MlflowRegistryClient):
+            self.pending_params = request_params(request)
+        else:
+            self.log_params(request_params(request))
 
     def log_params(self, params: dict[str, Any]) -> None:
         fresh = {k: v for k, v in params.items() if k not in self.logged_params}
@@ -131,36 +138,68 @@ class RegistryRun:
         assert self.run_id is not None
         resolved = {k: v for k, v in result.parameters.items() if k != "n_jobs"}
         best = {f"best.{k}": v for k, v in (result.best_hyperparameters or {}).items()}
-        self.log_params({**resolved, **best})
-        self.client.log_metrics(
-            self.run_id, {**result.metrics, "fit_seconds": float(result.fit_seconds)}
-        )
+        # A requested value wins over the resolved one of the same name (MLflow keeps the first).
+        merged = {**resolved, **best, **self.pending_params}
+        params = {k: v for k, v in merged.items() if k not in self.logged_params}
+        metrics = {**result.metrics, "fit_seconds": float(result.fit_seconds)}
         example = frame[result.feature_columns].head(INPUT_EXAMPLE_ROWS)
         if isinstance(self.client, MlflowRegistryClient) and model_file is not None:
-            try:
-                trusted = trusted_types(model_file)
-            except UntrustedModelError as exc:
-                raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
-            logged_uri = self.client.log_model(
-                self.run_id,
-                result.pipeline,
-                name=MODEL_ARTIFACT,
-                input_example=example,
-                trusted_types=trusted,
-            )
+            self.client.log_batch(self.run_id, params, metrics)
+            self.logged_params.update(params)
+            self.pending_params = {}
+            logged_uri = self._log_model_file(self.client, result, example, model_file, merged)
         else:
+            self.log_params(params)
+            self.pending_params = {}
+            self.client.log_metrics(self.run_id, metrics)
             logged_uri = self.client.log_model(
                 self.run_id, result.pipeline, name=MODEL_ARTIFACT, input_example=example
             )
         evaluation = getattr(result, "evaluation", None)
         if isinstance(self.client, MlflowRegistryClient) and evaluation is not None:
             self.client.log_evaluation(self.run_id, {"job_id": str(self.job_id), **evaluation})
-        version = self.client.register_model(logged_uri, model_name, run_id=self.run_id)
+        if isinstance(self.client, MlflowRegistryClient):
+            trainyard_tags = {k: v for k, v in self.tags.items() if k.startswith("trainyard.")}
+            version = self.client.register_model(
+                logged_uri, model_name, run_id=self.run_id, tags=trainyard_tags
+            )
+        else:
+            version = self.client.register_model(logged_uri, model_name, run_id=self.run_id)
         self.client.end_run(self.run_id, "FINISHED")
         return self.info(
             model_uri=f"models:/{model_name}/{version}",
             registered_version=version,
             logged_model_uri=logged_uri,
+        )
+
+    def _log_model_file(
+        self,
+        client: MlflowRegistryClient,
+        result: Any,
+        example: Any,
+        model_file: Path,
+        params: dict[str, Any],
+    ) -> str:
+        """The saved skops file as the run's model, with its types checked against the
+        reviewed list and a signature from a few rows (one small predict, no model load)."""
+        from mlflow.models import infer_signature
+
+        assert self.run_id is not None
+        try:
+            trusted = trusted_types(model_file)
+        except UntrustedModelError as exc:
+            raise ModelRegistryError(f"the model cannot be logged safely: {exc}") from exc
+        signature = infer_signature(example, result.pipeline.predict(example))
+        return client.log_model_file(
+            self.run_id,
+            model_file,
+            name=MODEL_ARTIFACT,
+            trusted_types=trusted,
+            requirements=pip_requirements() + model_requirements(result.pipeline),
+            signature=signature,
+            experiment_id=self.experiment_id,
+            params={k: str(v) for k, v in params.items()},
+            tags={k: v for k, v in self.tags.items() if k.startswith("trainyard.")},
         )
 
     def log_trial(self, trial: dict[str, Any]) -> None:
@@ -193,6 +232,9 @@ class RegistryRun:
         if self.run_id is None:
             return
         try:
+            if self.pending_params:
+                self.log_params(self.pending_params)
+                self.pending_params = {}
             self.client.end_run(self.run_id, status)
         except Exception as exc:
             logger.warning(

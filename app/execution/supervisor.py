@@ -19,12 +19,23 @@ from app.execution.child import describe_exit, kill_process_group
 from app.execution.forkserver import process_context
 from app.execution.payload import AttemptPayload
 from app.execution.registration import close_attempt_run
+from app.execution.spare import SparePool
 from app.jobs.lifecycle import AttemptOutcome, Claim, JobStatus
 from app.jobs.logs import note_attempt_end
 from app.jobs.models import utcnow
 from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
+
+
+def attempt_payload(payload: AttemptPayload) -> AttemptPayload:
+    """The payload an attempt of this process is started with: it watches this process."""
+    return dataclasses.replace(payload, supervisor_pid=os.getpid())
+
+
+# How long a child whose claim ended (it recorded its outcome) gets to exit before it counts
+# as having lost the claim and its process group is killed.
+EXIT_GRACE_SECONDS = 2.0
 
 
 class Supervisor:
@@ -39,8 +50,10 @@ class Supervisor:
         lease_seconds: float,
         poll_interval: float,
         owner: str,
+        spares: SparePool | None = None,
     ) -> None:
         self.owner = owner
+        self.spares = spares
         self.repository = repository
         self.claim = claim
         self.payload = payload
@@ -52,14 +65,9 @@ class Supervisor:
     def run(self) -> AttemptOutcome:
         """Supervise to the end; returns what happened (for logs and tests)."""
         claim = self.claim
-        payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
-        process: Any = process_context().Process(  # type: ignore[attr-defined]
-            target=run_attempt,
-            args=(str(claim.job_id), claim.attempt, payload),
-            name=f"trainyard-job-{claim.job_id}",
-        )
+        payload = attempt_payload(self.payload)
         try:
-            process.start()
+            process = self._start(payload)
         except Exception as exc:
             logger.exception("could not start the attempt of job %s", claim.job_id)
             return self.repository.lost(
@@ -92,7 +100,10 @@ class Supervisor:
                 else:
                     state = self.repository.poll(claim.job_id, claim.attempt)
                 if state is None:
-                    reason = "lost"
+                    # The claim ended: most often the child just recorded its outcome and is
+                    # exiting. Let it; only one that does not exit lost the claim for real.
+                    process.join(EXIT_GRACE_SECONDS)
+                    reason = None if process.exitcode is not None else "lost"
                     break
                 if state.cancel_requested:
                     reason = "cancel"
@@ -123,6 +134,20 @@ class Supervisor:
                 shutdown=reason == "shutdown",
             )
         return outcome
+
+    def _start(self, payload: AttemptPayload) -> Any:
+        """The attempt's process: a spare told its job, or a new one."""
+        claim = self.claim
+        spare = self.spares.take(payload) if self.spares is not None else None
+        if spare is not None and spare.hand(str(claim.job_id), claim.attempt):
+            return spare.process
+        process = process_context().Process(  # type: ignore[attr-defined]
+            target=run_attempt,
+            args=(str(claim.job_id), claim.attempt, payload),
+            name=f"trainyard-job-{claim.job_id}",
+        )
+        process.start()
+        return process
 
     def _record(self, reason: str | None, exitcode: int | None) -> AttemptOutcome:
         claim = self.claim

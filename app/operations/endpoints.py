@@ -15,7 +15,7 @@ from app.operations.readiness import storage_checks
 from app.service import MLModelTrainingService
 
 
-def get_service(request: Request) -> MLModelTrainingService:
+async def get_service(request: Request) -> MLModelTrainingService:
     service: MLModelTrainingService = request.app.state.service
     return service
 

@@ -15,7 +15,7 @@ from app.predictions.schemas import ModelFeatures, PredictionRequest, Prediction
 from app.predictions.service import PredictionService
 
 
-def get_predictions(request: Request) -> PredictionService:
+async def get_predictions(request: Request) -> PredictionService:
     predictions: PredictionService = request.app.state.predictions
     return predictions
 

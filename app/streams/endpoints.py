@@ -17,7 +17,7 @@ from app.jobs.lifecycle import JobStatus
 from app.streams.service import StreamService
 
 
-def get_streams(request: Request) -> StreamService:
+async def get_streams(request: Request) -> StreamService:
     streams: StreamService = request.app.state.streams
     return streams
 

@@ -20,7 +20,7 @@ from app.webhooks.schemas import (
 from app.webhooks.service import WebhookService
 
 
-def get_webhooks(request: Request) -> WebhookService:
+async def get_webhooks(request: Request) -> WebhookService:
     webhooks: WebhookService = request.app.state.webhooks
     return webhooks
 

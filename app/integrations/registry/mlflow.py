@@ -41,6 +41,7 @@ RETRY_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
 RETRY_ATTEMPTS = 8
 MAX_PARAM_LENGTH = 6000
 PARAMS_PER_BATCH = 100
+SKOPS_MODEL_FILE = "model.skops"  # the name mlflow.sklearn gives a model saved with skops
 METRICS_PER_BATCH = 1000
 # Where a run keeps its evaluation report (JSON and images).
 EVALUATION_ARTIFACTS = "evaluation"
@@ -310,13 +311,118 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
 
         return self._call("log the model", log)
 
-    def register_model(self, model_uri: str, name: str, *, run_id: str) -> str:
-        """A new version of registered model ``name``; ``alias`` moves to it."""
+    def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Parameters and metrics in one call (one transaction of the store), batch limits
+        permitting."""
+        from mlflow.entities import Metric, Param
+
+        client = self.mlflow()
+        now = int(time.time() * 1000)
+        items = [Param(str(k), _param_value(v)) for k, v in params.items()]
+        values = [
+            Metric(str(k), float(v), now, 0) for k, v in metrics.items() if math.isfinite(float(v))
+        ]
+        if len(items) > PARAMS_PER_BATCH or len(values) > METRICS_PER_BATCH:
+            self.log_params(run_id, params)
+            self.log_metrics(run_id, metrics)
+            return
+        self._call(
+            "log parameters and metrics",
+            lambda: client.log_batch(run_id, params=items, metrics=values),
+        )
+
+    def log_model_file(
+        self,
+        run_id: str,
+        model_file: Path,
+        *,
+        name: str,
+        trusted_types: list[str],
+        requirements: list[str],
+        signature: Any = None,
+        experiment_id: str | None = None,
+        params: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Log a pipeline already saved with skops as an MLflow model of the sklearn flavour,
+        the file as it is: no second serialisation, no load to check it (the caller checked
+        its types), no inference of requirements, no serving-input validation. Loads with
+        ``mlflow.sklearn.load_model`` and ``mlflow.pyfunc.load_model`` like ``log_model``'s."""
+        import shutil
+        import tempfile
+
+        import sklearn
+        import yaml
+        from mlflow.entities import LoggedModelOutput
+        from mlflow.models import Model
+        from mlflow.pyfunc import add_to_model
+        from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
+
+        client = self.mlflow()
+        if experiment_id is None or params is None or tags is None:
+            run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+            experiment_id = str(run.info.experiment_id)
+            params = dict(run.data.params)
+            tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
+
+        def log() -> str:
+            logged = client.create_logged_model(
+                experiment_id=experiment_id,
+                name=name,
+                source_run_id=run_id,
+                params={k: _param_value(v) for k, v in (params or {}).items()},
+                tags=tags,
+            )
+            client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
+            with tempfile.TemporaryDirectory(prefix="trainyard-model-") as folder:
+                local = Path(folder)
+                shutil.copyfile(model_file, local / SKOPS_MODEL_FILE)
+                model = Model(
+                    artifact_path=logged.artifact_location,
+                    model_uuid=logged.model_id,
+                    run_id=run_id,
+                    model_id=logged.model_id,
+                    signature=signature,
+                )
+                add_to_model(  # type: ignore[no-untyped-call]
+                    model,
+                    loader_module="mlflow.sklearn",
+                    model_path=SKOPS_MODEL_FILE,
+                    conda_env="conda.yaml",
+                    python_env="python_env.yaml",
+                    predict_fn="predict",
+                )
+                model.add_flavor(
+                    "sklearn",
+                    pickled_model=SKOPS_MODEL_FILE,
+                    sklearn_version=sklearn.__version__,
+                    serialization_format="skops",
+                    code=None,
+                    skops_trusted_types=trusted_types,
+                )
+                model.model_size_bytes = model_file.stat().st_size
+                model.save(str(local / "MLmodel"))
+                (local / "requirements.txt").write_text("\n".join(requirements))
+                conda = _mlflow_conda_env(additional_pip_deps=requirements)  # type: ignore[no-untyped-call]
+                (local / "conda.yaml").write_text(yaml.safe_dump(conda, default_flow_style=False))
+                python_env = _PythonEnv.current()  # type: ignore[no-untyped-call]
+                python_env.to_yaml(str(local / "python_env.yaml"))
+                client.log_model_artifacts(logged.model_id, str(local))
+            return f"models:/{logged.model_id}"
+
+        return self._call("log the model", log)
+
+    def register_model(
+        self, model_uri: str, name: str, *, run_id: str, tags: dict[str, str] | None = None
+    ) -> str:
+        """A new version of registered model ``name``; ``alias`` moves to it. The version
+        carries the run's ``trainyard.`` tags (read from the run unless given)."""
         from mlflow.exceptions import MlflowException
 
         client = self.mlflow()
-        run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
-        tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
+        if tags is None:
+            run = self._call(f"read run {run_id}", lambda: client.get_run(run_id))
+            tags = {k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")}
         model_id = (
             model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         )
@@ -328,8 +434,6 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
 
-        self._call(f"create registered model {name!r}", ensure_registered_model)
-
         def create_version() -> Any:
             # MLflow resolves a ``models:/`` source through the process's tracking URI.
             with _fluent_lock, _global_tracking_uri(self.tracking_uri):
@@ -337,7 +441,17 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                     name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
                 )
 
-        version = self._call(f"register a version of {name!r}", create_version)
+        def create_version_and_model() -> Any:
+            # Usually the registered model exists: try the version first, one call.
+            try:
+                return create_version()
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+            ensure_registered_model()
+            return create_version()
+
+        version = self._call(f"register a version of {name!r}", create_version_and_model)
         if self.alias:
             self._call(
                 f"set alias {self.alias!r} of {name!r}",

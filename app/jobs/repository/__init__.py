@@ -18,6 +18,7 @@ from app.jobs.repository.changes import (
 from app.jobs.repository.jobs import JobRepository
 from app.jobs.repository.pages import Page, Position
 from app.jobs.repository.removal import JobNotFinished, Removed
+from app.jobs.repository.status import StatusRow
 
 __all__ = [
     "FEED_CHANNEL",
@@ -29,6 +30,7 @@ __all__ = [
     "ModelVersionTaken",
     "Page",
     "PendingLimitReached",
+    "StatusRow",
     "Position",
     "Removed",
 ]

@@ -19,7 +19,12 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from app.core.db import make_read_session_factory, make_session_factory, transaction
+from app.core.db import (
+    create_loop_read_engine,
+    make_read_session_factory,
+    make_session_factory,
+    transaction,
+)
 from app.jobs import stats
 from app.jobs.filters import JobFilter as JobFilter
 from app.jobs.lifecycle import (
@@ -33,6 +38,7 @@ from app.jobs.lifecycle import (
 )
 from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
+from app.jobs.repository import status as status_read
 from app.jobs.repository import tally
 from app.jobs.repository.changes import (
     VERSION_TRIES,
@@ -54,6 +60,13 @@ class JobRepository:
         self.factory = make_session_factory(engine)
         self.reader = make_read_session_factory(engine)
         self.trials = TrialRepository(self.factory, self.reader)
+        self._status_reader: status_read.StatusReader | None = None
+
+    def close(self) -> None:
+        reader = self._status_reader
+        if reader is not None and reader.engine is not self.engine:
+            reader.engine.dispose()
+        self.engine.dispose()
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -68,6 +81,13 @@ class JobRepository:
         if job is None or (tenant is not None and job.tenant != tenant):
             return None
         return job
+
+    def read_status(self, job_id: uuid.UUID, *, tenant: str) -> status_read.StatusRow | None:
+        """The status columns of the job, read without the ORM and on a pool of its own, so
+        it may run on the event loop (``create_loop_read_engine``); None for another tenant's."""
+        if self._status_reader is None:
+            self._status_reader = status_read.StatusReader(create_loop_read_engine(self.engine))
+        return self._status_reader.read(job_id, tenant)
 
     def find_by_idempotency_key(self, tenant: str, key: str) -> TrainingJob | None:
         with self.reader() as session:
