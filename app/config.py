@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=0.25, gt=0)
     reaper_interval_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=2, ge=1)
+    estimate_overhead_seconds: float = Field(
+        default=0.3,
+        ge=0,
+        description="A job's fixed cost beyond reading its data and fitting (starting its "
+        "process, storing artifacts, the registry) that the dry run's estimate adds; "
+        "measured by bench/estimate.py on this service.",
+    )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     default_max_runtime_seconds: int = Field(default=3600, ge=1)
     max_runtime_seconds_limit: int = Field(default=86400, ge=1)

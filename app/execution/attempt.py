@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import signal
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +21,12 @@ import sklearn  # noqa: F401
 from app.config import Settings
 from app.core.db import create_db_engine
 from app.core.exceptions import ModelRegistryError, TrainyardError, from_trainer_error
+from app.execution.child import (
+    _die_with_parent,
+    _release_forkserver,
+    _watch_supervisor,
+    process_start_time,
+)
 from app.execution.payload import AttemptPayload
 from app.execution.registration import RegistryRun
 from app.integrations.data_layer import DataLayerClientInterface, build_data_client
@@ -62,65 +66,6 @@ PROGRESS_WRITE_INTERVAL = 0.2
 
 class LostClaim(Exception):
     """This attempt no longer holds the job (cancelled, reaped or timed out)."""
-
-
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (tells a process from a later one with its pid)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _watch_supervisor(pid: int, started: str | None) -> None:
-    """Die with the supervisor: an attempt nobody watches must not train on alone.
-
-    The forkserver is no help here: it stays alive as long as any process it started does.
-    """
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if process_start_time(pid) != started:
-                os.killpg(0, signal.SIGKILL)
-
-    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
-
-
-def _die_with_parent(parent: int) -> None:
-    """On Linux, have the kernel SIGKILL this process the moment its parent (the forkserver)
-    exits: no need for the watch thread to be scheduled on a busy machine."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request took effect
-        os.killpg(0, signal.SIGKILL)
-
-
-def _release_forkserver() -> None:
-    """Let the forkserver die with the process that started it.
-
-    Every process the forkserver starts holds a copy of the pipe whose end-of-file tells the
-    forkserver that its owner is gone. While an attempt held it, a supervisor killed with
-    SIGKILL (a Celery worker, the API) left its forkserver running; now the forkserver exits
-    with its owner, and ``_die_with_parent`` has the kernel kill the attempt at that moment.
-    """
-    from multiprocessing import forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    fd = getattr(server, "_forkserver_alive_fd", None)
-    if server is not None and fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-        server._forkserver_alive_fd = None
-        server._forkserver_address = None
 
 
 def _vm_size() -> int:
@@ -216,21 +161,47 @@ class AttemptRunner:
             except Exception as exc:  # the trial is recorded; its child run is a courtesy
                 logger.warning("trial %s not logged to the registry: %s", trial["number"], exc)
 
+    def log_trial(self, trial: dict[str, Any]) -> None:
+        if self.registry_run is None:
+            return
+        try:
+            self.registry_run.log_trial(trial)
+        except Exception as exc:  # the trial is recorded; its child run is a courtesy
+            logger.warning("trial %s not logged to the registry: %s", trial["number"], exc)
+
     def run(self, request: TrainingJobRequest) -> None:
         tuning = request.hyperparameter_tuning_config
         self.log_trials = tuning is not None and tuning.log_trials
         spec = training_spec(request, self.settings)
         self._begin_registry_run(request)
+        started = time.perf_counter()
         dataset = self.data_client.fetch(
             request.data_source_config, columns=requested_columns(request)
         )
         lineage = dataset.lineage()
+        job = self.repository.get_job(self.job_id)
+        estimate = job.estimate if job is not None else None
+        if estimate is None:
+            estimate = self._estimate(spec, dataset.frame, time.perf_counter() - started)
         self.enter(
             JobStage.PREPROCESSING,
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
             data_lineage=lineage,
+            estimate=estimate,
         )
-        result = train(spec, dataset.frame, self.on_progress, self.on_trial)
+        search = None
+        if tuning is not None:
+            from app.execution.trials import DistributedSearch
+
+            search = DistributedSearch(
+                self.repository,
+                self.job_id,
+                self.attempt,
+                self.settings,
+                imported=self._imported(tuning.warm_start_from),
+                log_trial=self.log_trial if self.log_trials else None,
+            )
+        result = train(spec, dataset.frame, self.on_progress, self.on_trial, search=search)
         lineage.update(result.rows)
 
         self.enter(JobStage.STORING_ARTIFACTS)
@@ -274,8 +245,58 @@ class AttemptRunner:
                 "artifacts_location": (registry_info or {}).get("model_uri") or str(directory),
                 "registry_info": registry_info,
                 "data_lineage": lineage,
+                "estimate": self._with_actual(estimate, job, result.fit_seconds),
             },
         )
+
+    def _imported(self, sources: list[uuid.UUID]) -> list[dict[str, Any]]:
+        """The finished trials of the warm-start jobs (checked at submit), oldest job first."""
+        from app.jobs.models import TRIAL_FIELDS
+
+        trials: list[dict[str, Any]] = []
+        for source in sources:
+            rows = {t.number: t for t in self.repository.trials.finished(source)}
+            for row in sorted(rows.values(), key=lambda t: t.number):
+                if row.source != "search":
+                    continue
+                trials.append(
+                    {
+                        **{name: getattr(row, name) for name in TRIAL_FIELDS},
+                        "started_at": row.started_at,
+                        "finished_at": row.finished_at,
+                        "worker": f"imported from job {source}",
+                    }
+                )
+        return trials
+
+    def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> dict[str, Any] | None:
+        """The dry run's estimate, made once per job (a resumed attempt keeps the first)."""
+        from app.trainer.estimate import estimate_job
+
+        settings = self.settings
+        slots = settings.max_concurrent_jobs if settings.executor == "local" else 64
+        try:
+            return estimate_job(
+                spec,
+                frame,
+                slots=slots,
+                fixed_seconds=fetch_seconds + settings.estimate_overhead_seconds,
+            ).as_dict()
+        except Exception as exc:  # advice only: the job's own fit says what is wrong
+            logger.warning("no estimate: %s: %s", type(exc).__name__, exc)
+            return None
+
+    @staticmethod
+    def _with_actual(
+        estimate: dict[str, Any] | None, job: Any, fit_seconds: float
+    ) -> dict[str, Any] | None:
+        if estimate is None or job is None or job.started_at is None:
+            return estimate
+        from app.jobs.models import utcnow
+
+        total = (utcnow() - job.started_at).total_seconds()
+        actual = {"total_seconds": round(total, 3), "fit_seconds": round(fit_seconds, 3)}
+        return {**estimate, "actual": actual}
 
     def _begin_registry_run(self, request: TrainingJobRequest, *, required: bool = False) -> None:
         """Start the attempt's registry run and record its id on the job at once.

@@ -31,6 +31,14 @@ from app.jobs.repository import JobRepository
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "trainyard.run_training_job"
+# "Run the next trial of job J": a token, not a trial. Any number of them may be in flight;
+# each claims whatever unit is pending when it runs, so a duplicate or late one is harmless.
+TRIAL_TASK_NAME = "trainyard.run_trial"
+# How long a token waits for a unit (the search is still preparing its data, or every unit
+# is taken) before it goes back to the end of the queue, letting other messages by.
+TOKEN_WAIT_SECONDS = 2.0
+# Stages during which a search can still hand out units.
+SEARCH_STAGES = ("fetching_data", "preprocessing", "tuning")
 # Redis hands an unacknowledged message to another worker after the visibility timeout, so
 # it must outlast the longest attempt: the runtime limit plus time to start and to record.
 VISIBILITY_MARGIN_SECONDS = 900
@@ -72,7 +80,53 @@ class WorkerRuntime:
                 self._owner = (os.getpid(), worker_name("celery"))
             return self._owner[1]
 
-    def run(self, job_id: str, *, republish: Callable[[], object]) -> str:
+    def search_open(self, job_id: uuid.UUID) -> bool:
+        job = self.repository.get_job(job_id)
+        return job is not None and job.status == "running" and job.stage in SEARCH_STAGES
+
+    def run_trial(self, job_id: str, *, republish: Callable[[], object]) -> str:
+        """Take a token of job ``job_id``: run its next pending unit in a child, then pass the
+        token on (publish it again) while the search is open."""
+        import time
+
+        from app.execution.payload import AttemptPayload
+        from app.execution.trials import TrialSlot
+
+        try:
+            job_uuid = uuid.UUID(job_id)
+        except ValueError:
+            logger.error("ignoring a trial token with a malformed job id %r", job_id)
+            return "invalid"
+        settings = self.settings
+        deadline = time.monotonic() + TOKEN_WAIT_SECONDS
+        while True:
+            if self._stopping.is_set():
+                return "skipped"
+            claim = self.repository.trials.claim(
+                owner=self.owner, lease_seconds=settings.lease_seconds, job_id=job_uuid
+            )
+            if claim is not None:
+                break
+            if not self.search_open(job_uuid):
+                return "skipped"
+            if time.monotonic() >= deadline:
+                republish()
+                return "waiting"
+            time.sleep(0.05)
+        TrialSlot(
+            self.repository, claim, AttemptPayload(settings=settings.model_dump(mode="json"))
+        ).run()
+        if self.search_open(job_uuid):
+            republish()
+        return "ran"
+
+    def run(
+        self,
+        job_id: str,
+        *,
+        republish: Callable[[], object],
+        token: Callable[[], object] | None = None,
+    ) -> str:
         """Claim the job and supervise its attempt; returns what happened."""
         from app.execution.payload import AttemptPayload
         from app.execution.registration import default_registry_client
@@ -106,6 +160,8 @@ class WorkerRuntime:
             self._active[job_uuid] = supervisor
             if self._stopping.is_set():
                 supervisor.abort.set()
+        if token is not None:
+            self._hand_out_tokens(job_uuid, token)
         try:
             outcome = supervisor.run()
         finally:
@@ -120,6 +176,21 @@ class WorkerRuntime:
             except Exception:
                 logger.exception("could not publish job %s again; the reaper will", job_id)
         return outcome
+
+    def _hand_out_tokens(self, job_id: uuid.UUID, token: Callable[[], object]) -> None:
+        """A search's attempt runs units itself; ``parallel_trials - 1`` tokens let other
+        workers' free slots run units beside it."""
+        from app.jobs.repository.trials import parallel_cap
+
+        job = self.repository.get_job(job_id)
+        if job is None or not job.request.get("hyperparameter_tuning_config"):
+            return
+        for _ in range(min(parallel_cap(job.request), 64) - 1):
+            try:
+                token()
+            except Exception:
+                logger.exception("could not publish a trial token of job %s", job_id)
+                return
 
     def abort_all(self) -> None:
         """Stop every running attempt and give its job back (a warm shutdown)."""
@@ -154,7 +225,10 @@ def create_celery_app(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         # Celery declares the queue (and a direct exchange of the same name) on first use.
         task_default_queue=queue,
-        task_routes={TASK_NAME: {"queue": queue, "routing_key": queue}},
+        task_routes={
+            TASK_NAME: {"queue": queue, "routing_key": queue},
+            TRIAL_TASK_NAME: {"queue": queue, "routing_key": queue},
+        },
         # A submit must not hang on a dead broker: the job is committed anyway, and the
         # API's reaper publishes it again.
         task_publish_retry_policy={
@@ -171,6 +245,14 @@ def create_celery_app(settings: Settings) -> Celery:
         return runtime.run(
             job_id,
             republish=lambda: task.apply_async(args=(job_id,), task_id=job_id, queue=queue),
+            token=lambda: celery.send_task(TRIAL_TASK_NAME, args=(job_id,), queue=queue),
+        )
+
+    @celery.task(name=TRIAL_TASK_NAME, shared=False)  # type: ignore[untyped-decorator]
+    def run_trial(job_id: str) -> str:
+        return runtime.run_trial(
+            job_id,
+            republish=lambda: celery.send_task(TRIAL_TASK_NAME, args=(job_id,), queue=queue),
         )
 
     celery.trainyard_runtime = runtime

@@ -1,7 +1,11 @@
 """The local executor: supervisor threads in the API process, fed from the job table.
 
 Pending jobs are taken oldest first straight from the database, so a restart loses none;
-a submit only wakes the dispatcher up early.
+a submit only wakes the dispatcher up early. The same ``MAX_CONCURRENT_JOBS`` slots run
+search trials: a slot with nothing pending to start claims the next unit of the running
+search with the fewest running trials (``TrialRepository.jobs_with_work``), in a forkserver
+child, so free slots go round-robin between searches and a job submitted later waits at
+most one trial for a slot.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from app.execution.payload import AttemptPayload
 from app.execution.registration import end_reaped_runs
 from app.execution.spare import SparePool
 from app.execution.supervisor import Supervisor, attempt_payload
+from app.execution.trials import TrialSlot
 from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,9 @@ class LocalExecutor:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._active: dict[uuid.UUID, tuple[threading.Thread, Supervisor]] = {}
+        self._trial_slots: dict[tuple[uuid.UUID, int], threading.Thread] = {}
+        self._searching = False
+        self._search_jobs: dict[uuid.UUID, bool] = {}
         self._dispatcher: threading.Thread | None = None
         spares = max_concurrent_jobs if spare_processes is None else spare_processes
         self.spares = SparePool(size=spares)
@@ -88,6 +96,8 @@ class LocalExecutor:
         for thread, supervisor in self._snapshot():
             supervisor.abort.set()
             thread.join()
+        # A trial still running is not waited for: its child dies with this process (or
+        # finishes and records), and its lease brings the unit back otherwise.
         self.spares.close()
 
     def _snapshot(self) -> list[tuple[threading.Thread, Supervisor]]:
@@ -116,16 +126,29 @@ class LocalExecutor:
                 self._fill_slots()
             except Exception:
                 logger.exception("dispatcher iteration failed; retrying")
-            self._wake.wait(timeout=1.0)
+            # While a search runs, its coordinator (a child process) adds units this thread
+            # is not told about: look again soon.
+            self._wake.wait(timeout=0.1 if self._searching else 1.0)
             self._wake.clear()
 
+    def _busy(self) -> int:
+        with self._lock:
+            return len(self._active) + len(self._trial_slots)
+
     def _fill_slots(self) -> None:
+        self._searching = bool(self._trial_slots) or any(
+            self._is_search(job) for job in self.running_jobs()
+        )
         while not self._stopping.is_set():
-            with self._lock:
-                if len(self._active) >= self.max_concurrent_jobs:
-                    return
-            claim = self.repository.claim(owner=self.owner, lease_seconds=self.lease_seconds)
+            if self._busy() >= self.max_concurrent_jobs:
+                return
+            # A read first: the claim is a write transaction, and while searches run this
+            # loop comes round every 0.1 s (SQLite has one writer at a time).
+            claim = None
+            if self.repository.trials.jobs_waiting():
+                claim = self.repository.claim(owner=self.owner, lease_seconds=self.lease_seconds)
             if claim is None:
+                self._fill_trial_slots()
                 return
             supervisor = Supervisor(
                 self.repository,
@@ -145,6 +168,43 @@ class LocalExecutor:
             with self._lock:
                 self._active[claim.job_id] = (thread, supervisor)
             thread.start()
+
+    def _is_search(self, job_id: uuid.UUID) -> bool:
+        if job_id not in self._search_jobs:
+            if len(self._search_jobs) > 10_000:
+                self._search_jobs.clear()
+            job = self.repository.get_job(job_id)
+            request = job.request if job is not None else {}
+            self._search_jobs[job_id] = bool(request.get("hyperparameter_tuning_config"))
+        return self._search_jobs[job_id]
+
+    def _fill_trial_slots(self) -> None:
+        while not self._stopping.is_set() and self._busy() < self.max_concurrent_jobs:
+            claim = self.repository.trials.claim(owner=self.owner, lease_seconds=self.lease_seconds)
+            if claim is None:
+                return
+            self._searching = True
+            slot = TrialSlot(self.repository, claim, self.payload)
+            thread = threading.Thread(
+                target=self._run_trial,
+                args=(slot,),
+                name=f"trainyard-trial-{claim.job_id}-{claim.number}",
+                daemon=True,
+            )
+            with self._lock:
+                self._trial_slots[(claim.job_id, claim.number)] = thread
+            thread.start()
+
+    def _run_trial(self, slot: TrialSlot) -> None:
+        key = (slot.claim.job_id, slot.claim.number)
+        try:
+            slot.run()
+        except Exception:
+            logger.exception("trial %s of job %s failed to run", key[1], key[0])
+        finally:
+            with self._lock:
+                self._trial_slots.pop(key, None)
+            self._wake.set()
 
     def _supervise(self, supervisor: Supervisor) -> None:
         job_id = supervisor.claim.job_id

@@ -14,7 +14,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from app.execution import attempt  # noqa: F401  (the code every child runs)
+from app.execution import attempt, trials  # noqa: F401  (the code every child runs)
 from app.integrations.data_layer import BUNDLED_DATASETS, bundled_frame
 from app.jobs.lifecycle import JobStage
 from app.trainer import TrainingSpec, train
@@ -49,6 +49,8 @@ def warm() -> None:
         result = train(TrainingSpec(algorithm=algorithm, target_column="target"), frame)
     with tempfile.TemporaryDirectory() as folder:
         write_artifacts(Path(folder), result.pipeline, metrics=result.metrics, spec={}, lineage={})
+    import optuna  # noqa: F401  (Bayesian asks)
+
     gc.collect()
     gc.freeze()
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import signal
 import threading
 import time
 from typing import Any
 
 from app.execution.attempt import EXIT_LOST_CLAIM, run_attempt
+from app.execution.child import describe_exit, kill_process_group
 from app.execution.forkserver import process_context
 from app.execution.payload import AttemptPayload
 from app.execution.registration import close_attempt_run
@@ -26,27 +26,6 @@ from app.jobs.models import utcnow
 from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
-
-
-def kill_process_group(pid: int) -> None:
-    """SIGKILL the child and every process in its group (joblib/loky workers)."""
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "the training process did not exit"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"the training process was killed by {name}"
-    return f"the training process exited with code {code} without recording a result"
 
 
 def attempt_payload(payload: AttemptPayload) -> AttemptPayload:

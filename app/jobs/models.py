@@ -120,6 +120,8 @@ class TrainingJob(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The dry run's time estimate, stored at submit; ``actual`` is added beside it at the end.
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # What a search records of each trial, as the trainer reports it.
@@ -158,6 +160,40 @@ class Trial(Base):
     duration_seconds: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where it ran ("host:pid") and where it came from: "search", or "warm_start" (imported).
+    worker: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16), default="search", server_default="search")
+
+
+class SearchTrial(Base):
+    """A unit of search work: one candidate waiting, claimed or done.
+
+    Any free slot of any worker claims a ``pending`` row with a conditional UPDATE that bumps
+    ``claim`` (the trial's fencing token) and sets a lease; the result is written once, fenced
+    by that claim, as a ``trial`` row in the same transaction (``state`` becomes ``done``).
+    A lease that expires puts the row back to ``pending`` under the same number.
+    """
+
+    __tablename__ = "search_trial"
+    __table_args__ = (
+        UniqueConstraint("job_id", "number", name="uq_search_trial_job_number"),
+        Index("ix_search_trial_state_job", "state", "job_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("training_job.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rung: Mapped[int] = mapped_column(Integer, default=0)
+    resource: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    claim: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class JobEvent(Base):

@@ -105,6 +105,14 @@ class HyperparameterTuningConfig(StrictModel):
         default=False,
         description="With a model registry: log each trial as a child run of the job's run.",
     )
+    warm_start_from: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Earlier completed jobs of the same tenant whose finished trials seed this "
+        "search (same algorithm, parameter names, objective, folds and data fingerprint). "
+        "They show in /trials as source=warm_start and count toward the best, not toward "
+        "max_trials.",
+    )
 
     @field_validator("search_space")
     @classmethod
@@ -247,6 +255,11 @@ class TrainingJobStatusResponse(BaseModel):
     stage: JobStage
     message: str | None = None
     progress: float = Field(ge=0, le=100)
+    estimate: JobEstimate | None = Field(
+        default=None,
+        description="The estimate made when the attempt read its data, and the actual "
+        "figures beside it once the job ended.",
+    )
     eta_seconds: float | None = Field(
         default=None,
         ge=0,
@@ -284,10 +297,15 @@ class TrainingJobList(BaseModel):
 
 
 class TrialResponse(BaseModel):
-    number: int
-    attempt: int
+    number: int = Field(
+        description="The trial's number in its search; imported (warm start) trials count "
+        "down from -1."
+    )
+    attempt: int | None = Field(
+        default=None, description="The job attempt during which it finished (None: not yet)."
+    )
     params: dict[str, Any]
-    state: Literal["complete", "pruned", "failed"]
+    state: Literal["pending", "running", "complete", "pruned", "failed"]
     mean_score: float | None = None
     std_score: float | None = None
     fold_scores: list[float] = Field(default_factory=list)
@@ -295,9 +313,29 @@ class TrialResponse(BaseModel):
         default=None, description="Training rows used (successive halving rounds)."
     )
     error: str | None = None
-    duration_seconds: float
-    started_at: datetime
-    finished_at: datetime
+    duration_seconds: float | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str | None = Field(
+        default=None, description="Where it ran or runs: the slot's host and process."
+    )
+    source: Literal["search", "warm_start"] = Field(
+        default="search", description="warm_start: imported from an earlier job."
+    )
+
+    @classmethod
+    def of(cls, row: Any) -> TrialResponse:
+        """From a finished ``trial`` row or a ``search_trial`` unit still waiting or running."""
+        if hasattr(row, "mean_score"):
+            return cls.model_validate(row, from_attributes=True)
+        return cls(
+            number=row.number,
+            params=row.params,
+            state=row.state,
+            resource=row.resource,
+            started_at=row.started_at if row.state == "running" else None,
+            worker=row.worker if row.state == "running" else None,
+        )
 
 
 class JobEventResponse(BaseModel):
@@ -330,9 +368,28 @@ class DataProfile(BaseModel):
     )
 
 
+class JobEstimate(BaseModel):
+    """How long the job should take, from timed fits on subsamples of its data."""
+
+    fit_seconds: float = Field(description="One fit of the model on the training split.")
+    peak_memory_mb: float = Field(description="Python-visible peak of a fit, plus the data.")
+    trials: int = Field(description="Search trials (0 without a search).")
+    parallel_trials: int = Field(description="Trials run at a time.")
+    total_seconds: float = Field(description="From the job's start to its end.")
+    basis: str = Field(description="What the figures rest on.")
+    actual: dict[str, float] | None = Field(
+        default=None,
+        description="Once the job ended: total_seconds (started to completed) and "
+        "fit_seconds (fit or search, refit included) measured.",
+    )
+
+
 class ValidationReport(BaseModel):
     """The outcome of a dry run: what a job with this request would train on."""
 
+    estimate: JobEstimate | None = Field(
+        default=None, description="The time estimate; null when it could not be made."
+    )
     valid: bool
     resolved: dict[str, Any]
     data: dict[str, Any]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -46,6 +47,7 @@ from app.jobs.schemas import (
     DataProfile,
     EvaluationReport,
     JobError,
+    JobEstimate,
     JobEventResponse,
     RegistryInfo,
     TrainingJobList,
@@ -78,6 +80,7 @@ def to_status(job: TrainingJob | StatusRow) -> TrainingJobStatusResponse:
         message=job.message,
         progress=job.progress,
         eta_seconds=job.eta_seconds,
+        estimate=JobEstimate.model_validate(job.estimate) if job.estimate else None,
         metrics=job.metrics,
         best_hyperparameters=job.best_hyperparameters,
         artifacts_location=job.artifacts_location,
@@ -143,6 +146,7 @@ class JobService:
             if replay is not None:
                 return replay, False
         validated = self.validate(request, tenant=tenant)
+        self._check_warm_start(request, tenant)
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
             "model_name": request.model_name,
@@ -245,12 +249,13 @@ class JobService:
         return [JobEventResponse.model_validate(event, from_attributes=True) for event in events]
 
     def trials(self, job_id: uuid.UUID, *, tenant: str) -> list[TrialResponse]:
-        """The trials of the job's latest attempt, in the order they were numbered."""
-        job = self.owned_job(job_id, tenant)
-        trials = self.repository.list_trials(job_id, job.attempt)
+        """The job's trials by number: imported (warm start, negative numbers), finished,
+        and the search's units still pending or running."""
+        self.owned_job(job_id, tenant)
+        trials = self.repository.list_trials(job_id)
         if not trials:
             self.owned_job(job_id, tenant)  # deleted since the first read: not found
-        return [TrialResponse.model_validate(trial, from_attributes=True) for trial in trials]
+        return [TrialResponse.of(trial) for trial in trials]
 
     def logs(self, job_id: uuid.UUID, *, attempt: int | None, tenant: str) -> str:
         """The logs the training processes of a job wrote, oldest attempt first."""
@@ -325,12 +330,48 @@ class JobService:
 
     # -- dry run ----------------------------------------------------------------------------
 
+    def _check_warm_start(self, request: TrainingJobRequest, tenant: str) -> None:
+        tuning = request.hyperparameter_tuning_config
+        if tuning is None or not tuning.warm_start_from:
+            return
+        from app.jobs.warm_start import check_sources
+
+        def fingerprint() -> str:
+            try:
+                dataset = self.data_client.fetch(
+                    request.data_source_config, columns=requested_columns(request)
+                )
+            except DataAccessError as exc:
+                raise DataAccessError(
+                    exc.message, errors=[FieldError("data_source_config.path", exc.message)]
+                ) from None
+            return str(dataset.fingerprint)
+
+        check_sources(self.repository, request.model_dump(mode="json"), tenant, fingerprint)
+
+    def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> JobEstimate | None:
+        from app.trainer.estimate import estimate_job
+
+        slots = self.settings.max_concurrent_jobs if self.settings.executor == "local" else 64
+        try:
+            figures = estimate_job(
+                spec,
+                frame,
+                slots=slots,
+                fixed_seconds=fetch_seconds + self.settings.estimate_overhead_seconds,
+            )
+        except Exception:  # an estimate is advice: a model that fails here fails in the job
+            logger.warning("no estimate for this dry run", exc_info=True)
+            return None
+        return JobEstimate.model_validate(figures.as_dict())
+
     def dry_run(self, request: TrainingJobRequest, *, tenant: str) -> ValidationReport:
         """Every submit check plus a real read of the data; trains nothing, creates no job."""
         from app.trainer.profile import check_data
 
         validated = self.validate(request, tenant=tenant)
         config = request.data_source_config
+        started = time.perf_counter()
         try:
             dataset = self.data_client.fetch(config, columns=requested_columns(request))
         except DataAccessError as exc:
@@ -355,7 +396,9 @@ class JobService:
             "n_jobs": spec.n_jobs,
             "max_runtime_seconds": validated.max_runtime_seconds,
         }
+        fetch_seconds = time.perf_counter() - started
         return ValidationReport(
+            estimate=self._estimate(spec, dataset.frame, fetch_seconds),
             valid=True,
             resolved=resolved,
             data=dataset.lineage(),

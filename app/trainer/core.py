@@ -153,15 +153,20 @@ def split(
     return X_train, X_val, y_train, y_val, notes
 
 
-def train(
-    spec: TrainingSpec,
-    frame: pd.DataFrame,
-    progress: ProgressCallback = _no_progress,
-    on_trial: Callable[[dict[str, Any]], None] | None = None,
-) -> TrainingResult:
-    """Fit ``spec`` on ``frame`` and evaluate it on a seeded holdout split."""
-    task = resolve_task(spec)
-    progress("preprocessing", 0.0, None)
+@dataclass
+class PreparedData:
+    features: list[str]
+    X_train: pd.DataFrame
+    X_val: pd.DataFrame
+    y_train: pd.Series
+    y_val: pd.Series
+    dropped: int
+    notes: list[str]
+    pipeline: Pipeline
+
+
+def prepare(spec: TrainingSpec, frame: pd.DataFrame, task: str) -> PreparedData:
+    """The checked columns, the seeded holdout split and the unfitted pipeline."""
     features = select_columns(frame, spec)
     y, dropped = _target(frame, spec, task)
     X = frame.loc[y.index, features]
@@ -170,7 +175,6 @@ def train(
     X_train, X_val, y_train, y_val, notes = split(X, y, spec, task)
     if dropped:
         notes.append(f"{dropped} rows with a missing target were dropped")
-
     info = get_algorithm(spec.algorithm)
     estimator = make_estimator(spec)
     preprocessor = build_preprocessor(
@@ -183,7 +187,34 @@ def train(
     if preprocessor is not None:
         steps.append(("preprocess", preprocessor))
     steps.append(("model", estimator))
-    pipeline = Pipeline(steps)
+    return PreparedData(features, X_train, X_val, y_train, y_val, dropped, notes, Pipeline(steps))
+
+
+def train(
+    spec: TrainingSpec,
+    frame: pd.DataFrame,
+    progress: ProgressCallback = _no_progress,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
+    search: Callable[..., Any] | None = None,
+) -> TrainingResult:
+    """Fit ``spec`` on ``frame`` and evaluate it on a seeded holdout split. ``search`` runs
+    a hyperparameter search instead of the in-process one (``run_search``'s signature): the
+    executor's, whose trials are units of work any worker can take."""
+    task = resolve_task(spec)
+    progress("preprocessing", 0.0, None)
+    prepared = prepare(spec, frame, task)
+    X_train, X_val, y_train, y_val = (
+        prepared.X_train,
+        prepared.X_val,
+        prepared.y_train,
+        prepared.y_val,
+    )
+    features, dropped, notes, pipeline = (
+        prepared.features,
+        prepared.dropped,
+        prepared.notes,
+        prepared.pipeline,
+    )
     progress("preprocessing", 1.0, f"{len(X_train)} training and {len(X_val)} validation rows")
 
     best: dict[str, Any] | None = None
@@ -195,7 +226,7 @@ def train(
         from app.trainer.tuning import run_search
 
         progress("tuning", 0.0, None)
-        outcome = run_search(pipeline, spec, task, X_train, y_train, progress, on_trial)
+        outcome = (search or run_search)(pipeline, spec, task, X_train, y_train, progress, on_trial)
         pipeline, best, trials = outcome.pipeline, outcome.best_params, outcome.trials
         extra_metrics["cv_best_score"] = outcome.best_score
         extra_metrics.update(outcome.fit_metrics)

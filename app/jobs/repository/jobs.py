@@ -51,6 +51,7 @@ from app.jobs.repository.changes import (
 )
 from app.jobs.repository.pages import Page, Position, read_page
 from app.jobs.repository.removal import Removed, expired, remove_job, remove_jobs
+from app.jobs.repository.trials import TrialRepository
 
 
 class JobRepository:
@@ -58,6 +59,7 @@ class JobRepository:
         self.engine = engine
         self.factory = make_session_factory(engine)
         self.reader = make_read_session_factory(engine)
+        self.trials = TrialRepository(self.factory, self.reader)
         self._status_reader: status_read.StatusReader | None = None
 
     def close(self) -> None:
@@ -115,13 +117,14 @@ class JobRepository:
                 select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)
             ).all()
 
-    def list_trials(self, job_id: uuid.UUID, attempt: int) -> Sequence[Trial]:
-        with self.reader() as session:
-            return session.scalars(
-                select(Trial)
-                .where(Trial.job_id == job_id, Trial.attempt == attempt)
-                .order_by(Trial.number)
-            ).all()
+    def list_trials(self, job_id: uuid.UUID) -> list[Any]:
+        """The job's trials by number: finished ones (``trial``) and the search's units still
+        pending or running (``search_trial``), each number once."""
+        finished = {trial.number: trial for trial in self.trials.finished(job_id)}
+        waiting = [
+            u for u in self.trials.units(job_id) if u.number not in finished and u.state != "done"
+        ]
+        return sorted([*finished.values(), *waiting], key=lambda t: t.number)
 
     def statistics(self) -> stats.JobStatistics:
         """Jobs by status, queue wait and run durations, from the tally (a few rows)."""
@@ -491,6 +494,7 @@ class JobRepository:
                     TrainingJob.lease_expires_at < utcnow(),
                 )
             ).all()
+        self.trials.reap()
         reason = "the worker running this job stopped answering (its lease expired)"
         reaped = []
         for row in rows:

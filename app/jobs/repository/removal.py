@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.jobs.lifecycle import JobStatus
-from app.jobs.models import JobEvent, TrainingJob, Trial
+from app.jobs.models import JobEvent, SearchTrial, TrainingJob, Trial
 from app.jobs.repository import tally
 
 FINISHED = (JobStatus.COMPLETED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value)
@@ -49,6 +49,7 @@ def remove_jobs(session: Session, ids: list[uuid.UUID]) -> list[Removed]:
     # Children first, the job row last, all in this transaction: at commit the job is gone
     # at once, and no reader can see a job whose events or trials went missing.
     session.execute(delete(Trial).where(Trial.job_id.in_(found)))
+    session.execute(delete(SearchTrial).where(SearchTrial.job_id.in_(found)))
     session.execute(delete(JobEvent).where(JobEvent.job_id.in_(found)))
     session.execute(delete(TrainingJob).where(TrainingJob.id.in_(found)))
     deltas = tally.Deltas()

@@ -44,6 +44,7 @@ class StatusRow:
     error_message: str | None
     registry_info: dict[str, Any] | None
     data_lineage: dict[str, Any] | None
+    estimate: dict[str, Any] | None
     created_at: datetime
     started_at: datetime | None
     updated_at: datetime

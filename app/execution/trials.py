@@ -1,0 +1,403 @@
+"""Search trials as units of work, on every executor.
+
+The job's attempt (claimed like any job) is the search's coordinator: it prepares the data
+once (``Prepared``, a file in the job's work directory), creates the units (grid and random
+up front from the seed, Bayesian asks and halving rungs as the search goes), runs units itself
+like any other slot, and, when none is left, refits the best configuration: the job's claim
+is the one claim that picks the refitting worker. Any free slot of any worker (a local slot,
+a Celery worker taking a "run the next trial of job J" token) claims the next pending unit of
+a running search and runs it in a forkserver child, which renews the unit's lease and writes
+the result fenced by its claim. Nothing of the search lives outside the database and that
+file: a requeued attempt finds the finished trials there and only runs what is unfinished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sklearn.base import clone
+
+from app.config import Settings
+from app.execution.payload import AttemptPayload
+from app.jobs.models import SearchTrial, Trial
+from app.jobs.repository import JobRepository
+from app.jobs.repository.trials import TrialClaim
+from app.jobs.spec import jsonable
+from app.trainer.errors import TrainingError
+from app.trainer.search_space import planned_trials
+from app.trainer.trial import (
+    Prepared,
+    ask_bayesian,
+    best_of,
+    initial_units,
+    next_rung,
+    refit,
+    run_trial,
+    single_threaded,
+)
+from app.trainer.tuning import SearchOutcome
+
+logger = logging.getLogger(__name__)
+
+PREPARED_FILE = "prepared.pkl"
+WAIT_SECONDS = 0.05
+EXIT_TRIAL_LOST = 3
+# At most this many trials in one trial process before it hands its slot back.
+TRIALS_PER_PROCESS = 50
+
+
+def prepared_path(artifact_root: str | Path, job_id: uuid.UUID | str) -> Path:
+    return Path(artifact_root).resolve() / str(job_id) / "search" / PREPARED_FILE
+
+
+def worker_label(owner: str = "") -> str:
+    """Where a trial ran: the slot that claimed it (the worker's name holds its host and
+    process id) and the process that trained it."""
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{owner} pid={os.getpid()}" if owner else here
+
+
+def trial_dict(row: Trial, rungs: dict[int, int]) -> dict[str, Any]:
+    return {
+        "number": row.number,
+        "params": dict(row.params),
+        "mean_score": row.mean_score,
+        "std_score": row.std_score,
+        "fold_scores": list(row.fold_scores or []),
+        "state": row.state,
+        "error": row.error,
+        "resource": row.resource,
+        "duration_seconds": row.duration_seconds,
+        "started_at": row.started_at.isoformat(),
+        "finished_at": row.finished_at.isoformat(),
+        "rung": rungs.get(row.number, 0),
+        "source": row.source,
+        "worker": row.worker,
+    }
+
+
+class TrialLease:
+    """Renews a unit's lease from a thread while its trial runs; ``on_lost`` is called when
+    the claim is gone (reaped, or the job stopped running)."""
+
+    def __init__(
+        self,
+        repository: JobRepository,
+        claim: TrialClaim,
+        lease_seconds: float,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.claim = claim
+        self.lease_seconds = lease_seconds
+        self.on_lost = on_lost
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="trial-lease", daemon=True)
+
+    def _renew(self) -> None:
+        while not self._done.wait(self.lease_seconds / 3):
+            try:
+                held = self.repository.trials.renew(self.claim, lease_seconds=self.lease_seconds)
+            except Exception:
+                logger.exception("renewing trial %s failed; trying again", self.claim.number)
+                continue
+            if not held:
+                if self.on_lost is not None:
+                    self.on_lost()
+                return
+
+    def __enter__(self) -> TrialLease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+
+
+def execute(
+    repository: JobRepository,
+    claim: TrialClaim,
+    prepared: Prepared,
+    lease_seconds: float,
+    on_lost: Callable[[], None] | None = None,
+) -> bool:
+    """Run one claimed trial and record it; False when the claim was lost meanwhile."""
+    earlier = None
+    if prepared.tuning.get("early_stopping"):
+        earlier = [
+            list(t.fold_scores)
+            for t in repository.trials.finished(claim.job_id)
+            if t.state == "complete" and t.source == "search"
+        ]
+    with TrialLease(repository, claim, lease_seconds, on_lost):
+        result = run_trial(prepared, claim.number, claim.params, claim.resource, earlier)
+    clean = {**result, "params": jsonable(result["params"])}
+    return repository.trials.finish(claim, clean, worker=worker_label(claim.owner))
+
+
+# -- a slot's trial, in a child process -----------------------------------------------------
+
+
+def run_trial_process(claim: TrialClaim, payload: AttemptPayload) -> None:
+    """Entry point of a trial's child process (started from the forkserver)."""
+    from app.core.db import create_db_engine
+    from app.execution.child import (
+        _die_with_parent,
+        _release_forkserver,
+        _watch_supervisor,
+        process_start_time,
+    )
+
+    os.setpgrp()
+    _die_with_parent(os.getppid())
+    _release_forkserver()
+    if payload.supervisor_pid:
+        _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
+    settings = Settings(**payload.settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        repository = JobRepository(engine)
+        path = prepared_path(settings.artifact_root, claim.job_id)
+        prepared = Prepared.load(path)
+
+        def lost() -> None:
+            os._exit(EXIT_TRIAL_LOST)
+
+        # Go on with the job's next unit in this process (its data already loaded) while no
+        # job waits for a slot: a fork, an engine and a data load per trial add up.
+        current: TrialClaim | None = claim
+        for _ in range(TRIALS_PER_PROCESS):
+            if current is None:
+                break
+            if not execute(repository, current, prepared, settings.lease_seconds, lost):
+                os._exit(EXIT_TRIAL_LOST)
+            if repository.trials.jobs_waiting():
+                break
+            current = repository.trials.claim(
+                owner=claim.owner, lease_seconds=settings.lease_seconds, job_id=claim.job_id
+            )
+    finally:
+        engine.dispose()
+
+
+class TrialSlot:
+    """The parent side of one trial: start its child, wait, and give the unit back when the
+    child ended without recording a result."""
+
+    def __init__(self, repository: JobRepository, claim: TrialClaim, payload: AttemptPayload):
+        self.repository = repository
+        self.claim = claim
+        self.payload = payload
+
+    def run(self) -> int | None:
+        from app.execution.child import describe_exit, kill_process_group
+        from app.execution.forkserver import process_context
+
+        payload = dataclasses.replace(self.payload, supervisor_pid=os.getpid())
+        process: Any = process_context().Process(  # type: ignore[attr-defined]
+            target=run_trial_process,
+            args=(self.claim, payload),
+            name=f"trainyard-trial-{self.claim.job_id}-{self.claim.number}",
+        )
+        poll = float(self.payload.settings.get("poll_interval_seconds", 0.25))
+        try:
+            process.start()
+            # Stop the trial as soon as its job is cancelled or ended: the child itself would
+            # only notice at its next lease renewal.
+            while process.exitcode is None:
+                process.join(poll)
+                if process.exitcode is None and not self.repository.trials.job_open(
+                    self.claim.job_id
+                ):
+                    break
+        except Exception:
+            logger.exception("trial %s of job %s", self.claim.number, self.claim.job_id)
+        finally:
+            if process.pid is not None:
+                kill_process_group(process.pid)
+                process.join()
+        code = process.exitcode
+        if code not in (0, EXIT_TRIAL_LOST):
+            self.repository.trials.release(self.claim, reason=describe_exit(code))
+        return code  # type: ignore[no-any-return]
+
+
+# -- the coordinator, inside the job's attempt -----------------------------------------------
+
+
+class DistributedSearch:
+    """``train``'s search for a job whose trials are units of work (see the module doc)."""
+
+    def __init__(
+        self,
+        repository: JobRepository,
+        job_id: uuid.UUID,
+        attempt: int,
+        settings: Settings,
+        *,
+        imported: list[dict[str, Any]] | None = None,
+        log_trial: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.repository = repository
+        self.trials = repository.trials
+        self.job_id = job_id
+        self.attempt = attempt
+        self.settings = settings
+        self.owner = f"attempt-{attempt}@{worker_label()}"
+        self.imported = imported or []
+        self.log_trial = log_trial
+
+    def __call__(
+        self,
+        pipeline: Any,
+        spec: Any,
+        task: str,
+        X: Any,
+        y: Any,
+        progress: Callable[[str, float, str | None], None],
+        on_trial: Any,
+    ) -> SearchOutcome:
+        tuning: dict[str, Any] = spec.tuning
+        seed = tuning.get("random_state")
+        seed = spec.random_state if seed is None else int(seed)
+        trial_pipeline = clone(pipeline)
+        if int(tuning["parallel_trials"]) > 1:
+            single_threaded(trial_pipeline)
+        X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+        prepared = Prepared(trial_pipeline, X, y, task, seed, tuning)
+        prepared.save(prepared_path(self.settings.artifact_root, self.job_id))
+        if self.imported:
+            self.trials.import_trials(self.job_id, self.attempt, self.imported)
+        created = self.trials.create(self.job_id, self.attempt, initial_units(prepared))
+        if not created and self.trials.next_number(self.job_id) >= 0:
+            progress("tuning", 0.0, "resuming the search: finished trials are kept")
+        timed_out = self._loop(prepared, progress)
+        finished = self._finished()
+        best = best_of(finished, tuning["strategy"])
+        if best is None:
+            errors = [t["error"] for t in finished if t["error"]]
+            first = f"; first error: {errors[0]}" if errors else ""
+            raise TrainingError(f"all {len(finished)} trials of the search failed{first}")
+        if self.log_trial is not None:
+            for trial in finished:
+                if trial["source"] == "search":
+                    self.log_trial(trial)
+        notes = []
+        own = [t for t in finished if t["source"] == "search"]
+        if timed_out:
+            notes.append(
+                f"the search stopped at timeout_seconds={tuning.get('timeout_seconds')} after "
+                f"{len(own)} trials; the best so far was kept"
+            )
+        imported = len(finished) - len(own)
+        if imported:
+            notes.append(f"{imported} trials imported by warm start count toward the best")
+        progress("tuning", 1.0, f"refitting the best of {len(finished)} trials on every row")
+        final, fitted = refit(Prepared(pipeline, X, y, task, seed, tuning), X, y, best["params"])
+        notes.extend(fitted.notes)
+        return SearchOutcome(
+            final, dict(best["params"]), float(best["mean_score"]), finished, notes, fitted.metrics
+        )
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _finished(self) -> list[dict[str, Any]]:
+        rungs = {unit.number: unit.rung for unit in self.trials.units(self.job_id)}
+        return [trial_dict(row, rungs) for row in self.trials.finished(self.job_id)]
+
+    def _elapsed(self) -> float:
+        units = self.trials.units(self.job_id)
+        if not units:
+            return 0.0
+        from app.jobs.models import utcnow
+
+        return (utcnow() - min(unit.created_at for unit in units)).total_seconds()
+
+    def _loop(self, prepared: Prepared, progress: Callable[[str, float, str | None], None]) -> bool:
+        tuning = prepared.tuning
+        timeout = tuning.get("timeout_seconds")
+        budget = planned_trials(tuning)
+        lease = self.settings.lease_seconds
+        last_report = -1
+        while True:
+            out_of_time = timeout is not None and self._elapsed() >= float(timeout)
+            more = False if out_of_time else self._top_up(prepared)
+            counts = self.trials.counts(self.job_id)
+            if counts.done != last_report:
+                last_report = counts.done
+                progress(
+                    "tuning", min(1.0, counts.done / budget), self._summary(counts.done, budget)
+                )
+            if counts.unfinished == 0 and not more:
+                return out_of_time
+            if out_of_time:
+                # Nobody may start another unit; the running ones end and are kept.
+                if counts.pending:
+                    # Counted again next time round: a slot may have claimed one meanwhile.
+                    self.trials.drop_pending(self.job_id, self.attempt)
+                elif counts.running == 0:
+                    return True
+            else:
+                claim = self.trials.claim(owner=self.owner, lease_seconds=lease, job_id=self.job_id)
+                if claim is not None:
+                    execute(self.repository, claim, prepared, lease)
+                    continue
+            time.sleep(WAIT_SECONDS)
+
+    def _summary(self, done: int, budget: int) -> str:
+        text = f"trial {done} of {budget}"
+        best = best_of(
+            [t for t in self._finished() if t["source"] == "search"] if done else [], "grid"
+        )
+        if best is not None:
+            text += f"; best {best['mean_score']:.4f}"
+        return text
+
+    def _top_up(self, prepared: Prepared) -> bool:
+        """Create the units a strategy adds as it goes; True while more may come."""
+        strategy = prepared.tuning["strategy"]
+        if strategy == "bayesian":
+            return self._ask(prepared)
+        if strategy == "halving":
+            return self._next_rung(prepared)
+        return False
+
+    def _ask(self, prepared: Prepared) -> bool:
+        tuning = prepared.tuning
+        cap = int(tuning["parallel_trials"])
+        total = int(tuning["max_trials"])
+        units = list(self.trials.units(self.job_id))
+        waiting = [u for u in units if u.state == "pending"]
+        while len(units) < total and len(waiting) < cap:
+            finished = list(self._finished())
+            running = [{"params": u.params} for u in units if u.state in ("pending", "running")]
+            number = len(units)
+            params = jsonable(ask_bayesian(tuning, prepared.seed, number, finished, running))
+            if not self.trials.create(
+                self.job_id, self.attempt, [{"number": number, "params": params}]
+            ):
+                break
+            units = list(self.trials.units(self.job_id))
+            waiting = [u for u in units if u.state == "pending"]
+        return len(units) < total
+
+    def _next_rung(self, prepared: Prepared) -> bool:
+        units: list[SearchTrial] = list(self.trials.units(self.job_id))
+        if not units:
+            return False
+        top = max(u.rung for u in units)
+        if any(u.state != "done" for u in units if u.rung == top):
+            return True
+        rung = next_rung(prepared, top, self._finished(), max(u.number for u in units) + 1)
+        if rung:
+            self.trials.create(self.job_id, self.attempt, rung)
+        return bool(rung)

@@ -1,0 +1,189 @@
+"""Scaling of one hyperparameter search over slots and workers.
+
+The same 16-trial grid search (RandomForestClassifier on sklearn's digits, 3 folds, each trial
+about a second on one core, ``parallel_trials=2``) runs:
+
+- locally (``TRAINYARD_EXECUTOR=local``, SQLite) with ``MAX_CONCURRENT_JOBS`` 1 and then 2;
+- with Celery (PostgreSQL and Redis on loopback) with one real ``celery worker`` process
+  (threads pool, concurrency 1) and then two.
+
+Each run gets a fresh database. Wall time is submit to completed, as the client sees it; the
+ratio of the wider run against the narrower one, measured in the same invocation, is the
+figure (the machine is shared and noisy). Run from the repository root:
+
+    .venv/bin/python bench/search_scaling.py --mode local celery
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.config import Settings  # noqa: E402
+from app.schemas import TrainingJobRequest  # noqa: E402
+from app.service import MLModelTrainingService  # noqa: E402
+from tests.fixtures.database import alembic_upgrade  # noqa: E402
+
+SEARCH = {
+    "model_name": "scaling",
+    "data_source_config": {"path": "sklearn://digits", "target_column": "target"},
+    "algorithm_config": {"name": "RandomForestClassifier"},
+    "hyperparameter_tuning_config": {
+        "strategy": "grid",
+        "search_space": {
+            "n_estimators": [60, 80],
+            "max_depth": [8, 12, 16, None],
+            "min_samples_leaf": [1, 2],
+        },
+        "cv_folds": 3,
+        "parallel_trials": 2,
+    },
+}
+
+
+async def run_search(service: MLModelTrainingService) -> dict[str, Any]:
+    request = TrainingJobRequest.model_validate(SEARCH)
+    started = time.perf_counter()
+    job = await service.submit_training_job(request)
+    while True:
+        status = await service.get_training_job_status(job.job_id)
+        if status.status.value in ("completed", "failed", "cancelled"):
+            break
+        await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    trials = service.jobs.trials(job.job_id, tenant="")
+    return {
+        "status": status.status.value,
+        "seconds": elapsed,
+        "trials": len(trials),
+        "numbers_unique": len({t.number for t in trials}) == len(trials),
+        "mean_trial_seconds": sum(t.duration_seconds or 0 for t in trials) / max(1, len(trials)),
+        "hosts": Counter(t.worker for t in trials),
+        "processes": len({t.worker for t in trials}),
+        # Trial-seconds per wall second: how many trials ran at once on average, whatever
+        # the speed of each (on a loaded machine two at once each run slower).
+        "busy": sum(t.duration_seconds or 0 for t in trials) / elapsed,
+    }
+
+
+def local_round(slots: int, work: Path) -> dict[str, Any]:
+    database = work / f"local-{slots}-{uuid.uuid4().hex[:6]}.db"
+    url = f"sqlite:///{database}"
+    alembic_upgrade(url)
+    settings = Settings(
+        database_url=url,
+        executor="local",
+        max_concurrent_jobs=slots,
+        artifact_root=work / f"artifacts-local-{database.stem}",
+        data_roots=[work],
+        mlflow_tracking_uri="",
+    )
+    service = MLModelTrainingService(settings=settings)
+    try:
+        service.start()
+        return {"label": f"local, {slots} slot(s)", **asyncio.run(run_search(service))}
+    finally:
+        service.close()
+
+
+def celery_round(workers: int, work: Path, server: str, redis_url: str) -> dict[str, Any]:
+    from bench.celery_throughput import create_database, drop_database
+    from tests.execution.celery_workers import flush_redis, start_workers
+
+    url = create_database(server)
+    flush_redis(redis_url)
+    settings = Settings(
+        database_url=url,
+        executor="celery",
+        celery_broker_url=redis_url,
+        celery_queue=f"scaling-{uuid.uuid4().hex[:6]}",
+        artifact_root=work / f"artifacts-celery-{uuid.uuid4().hex[:6]}",
+        data_roots=[work],
+        mlflow_tracking_uri="",
+    )
+    pool = start_workers(settings, work, workers)
+    service = MLModelTrainingService(settings=settings)
+    try:
+        service.start()
+        return {"label": f"celery, {workers} worker(s)", **asyncio.run(run_search(service))}
+    finally:
+        service.close()
+        for worker in pool:
+            worker.stop()
+        drop_database(server, url)
+        flush_redis(redis_url)
+
+
+def report(rows: list[dict[str, Any]]) -> None:
+    """Rows come in pairs (narrow, wide) of the same round; each wide run is compared with
+    the narrow run just before it, and the median of those ratios is the figure."""
+    ratios = []
+    for narrow, wide in zip(rows[::2], rows[1::2], strict=True):
+        ratios.append(wide["seconds"] / narrow["seconds"])
+        for row in (narrow, wide):
+            print(
+                f"| {row['label']} | {row['status']} | {row['trials']} | {row['processes']} | "
+                f"{row['mean_trial_seconds']:.2f} | {row['busy']:.2f} | {row['seconds']:.1f} | "
+                f"{row['seconds'] / narrow['seconds']:.2f}x |"
+            )
+    print(f"median ratio wide/narrow over {len(ratios)} round(s): {statistics.median(ratios):.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", nargs="+", default=["local", "celery"])
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of (narrow, wide)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "TRAINYARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("TRAINYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    )
+    args = parser.parse_args()
+    logging.getLogger().setLevel(logging.WARNING)
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, cores: {os.cpu_count()}, "
+        f"load average at start: {os.getloadavg()}"
+    )
+    print(
+        "| run | status | trials | trial processes | mean trial s | trials at once | wall s "
+        "| vs narrow |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    from app.execution.forkserver import warm_up
+
+    warm_up()  # this process's forkserver, shared by every local round: preloaded first
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        if "local" in args.mode:
+            report([local_round(n, work) for _ in range(args.repeat) for n in (1, 2)])
+        if "celery" in args.mode:
+            report(
+                [
+                    celery_round(n, work, args.postgres_url, args.redis_url)
+                    for _ in range(args.repeat)
+                    for n in (1, 2)
+                ]
+            )
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
