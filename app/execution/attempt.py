@@ -270,9 +270,13 @@ class AttemptRunner:
         return trials
 
     def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> dict[str, Any] | None:
-        """The dry run's estimate, made once per job (a resumed attempt keeps the first)."""
-        from app.trainer.estimate import estimate_job
+        """The dry run's estimate, made once per job (a resumed attempt keeps the first).
+        A single fit on no more rows than the probes use gets none: its probes would be the
+        fit itself, repeated, and cost the job more than the estimate could tell."""
+        from app.trainer.estimate import PROBE_ROWS, estimate_job
 
+        if spec.tuning is None and len(frame) <= PROBE_ROWS:
+            return None
         settings = self.settings
         slots = settings.max_concurrent_jobs if settings.executor == "local" else 64
         try:

@@ -9,7 +9,7 @@ import pandas as pd
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.fixtures.jobs import job_request
+from tests.fixtures.jobs import job_request, wait_for_job
 
 
 def test_dry_run_resolves_and_profiles_without_creating_a_job(
@@ -116,3 +116,37 @@ def test_validate_does_not_collide_with_job_routes(client: TestClient) -> None:
     assert client.get("/v1/training-jobs/validate").status_code == 422  # not a job id
     cancel = client.post("/v1/training-jobs/validate/cancel")
     assert cancel.status_code == 422
+
+
+def test_dry_run_estimates_a_search_from_timed_fits(client: TestClient) -> None:
+    request = job_request(
+        data_source_config={"path": "sklearn://digits", "target_column": "target"},
+        algorithm_config={"name": "RandomForestClassifier", "parameters": {"n_estimators": 50}},
+        hyperparameter_tuning_config={
+            "strategy": "random",
+            "search_space": {"max_depth": [3, 5, 8]},
+            "max_trials": 4,
+            "cv_folds": 3,
+            "parallel_trials": 2,
+        },
+    )
+    response = client.post("/v1/training-jobs/validate", json=request)
+    assert response.status_code == 200, response.text
+    estimate = response.json()["estimate"]
+    assert estimate["trials"] == 4
+    assert estimate["parallel_trials"] >= 1
+    assert estimate["fit_seconds"] > 0
+    assert estimate["peak_memory_mb"] > 0
+    # Four trials of three folds cannot take less than one fit.
+    assert estimate["total_seconds"] >= estimate["fit_seconds"]
+    assert "timed fits on" in estimate["basis"]
+
+
+def test_a_single_fit_on_few_rows_stores_no_estimate_but_its_dry_run_has_one(
+    client: TestClient,
+) -> None:
+    assert client.post("/v1/training-jobs/validate", json=job_request()).json()["estimate"]
+    job = client.post("/v1/training-jobs", json=job_request()).json()
+    done = wait_for_job(client, job["job_id"])
+    assert done["status"] == "completed"
+    assert done["estimate"] is None
