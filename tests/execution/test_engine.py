@@ -45,39 +45,47 @@ def test_cancel_a_running_fit_stops_its_whole_process_group(
     assert "already cancelled" in again.json()["detail"]
 
 
-def trial_processes(attempt_pgid: int) -> list[int]:
-    """The attempt's process group and every trial process this test's executor started."""
+def trial_processes(attempt_pgid: int, before: set[int]) -> list[int]:
+    """The attempt's process group and every process group this test's executor started
+    since ``before`` (its trial processes); other tests' servers are descendants too."""
     from tests.execution.celery_workers import attempt_processes
 
-    return sorted({*group_members(attempt_pgid), *attempt_processes(os.getpid())})
+    started = set(attempt_processes(os.getpid())) - before
+    return sorted({*group_members(attempt_pgid), *started})
 
 
 def test_cancel_during_a_parallel_search_leaves_no_process(
-    client: TestClient, settings: Settings
+    database_url: str, tmp_path: Path, data_root: Path
 ) -> None:
-    job_id = client.post(
-        "/v1/training-jobs",
-        json=endless_job(
-            hyperparameter_tuning_config={
-                "strategy": "grid",
-                "search_space": {"n_estimators": [4999, 5000]},
-                "parallel_trials": 2,
-                "cv_folds": 2,
-            }
-        ),
-    ).json()["job_id"]
-    wait_for_job(client, job_id, statuses={"running"})
-    pgid = attempt_pgid(settings.database_url, job_id, 1)
-    deadline = time.monotonic() + 30
-    # The attempt runs one trial; a second slot's trial process runs the other.
-    while len(trial_processes(pgid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    members = trial_processes(pgid)
-    assert len(members) >= 2, members
+    from tests.execution.celery_workers import attempt_processes
 
-    client.post(f"/v1/training-jobs/{job_id}/cancel")
-    assert wait_for_job(client, job_id, timeout=5)["status"] == "cancelled"
-    assert wait_gone(members, timeout=2) == []
+    # No spare processes: a spare forked after the claim outlives the job by design.
+    settings = make_settings(database_url, tmp_path, data_root, spare_processes=0)
+    before = set(attempt_processes(os.getpid()))
+    with TestClient(create_app(settings)) as client:
+        job_id = client.post(
+            "/v1/training-jobs",
+            json=endless_job(
+                hyperparameter_tuning_config={
+                    "strategy": "grid",
+                    "search_space": {"n_estimators": [4999, 5000]},
+                    "parallel_trials": 2,
+                    "cv_folds": 2,
+                }
+            ),
+        ).json()["job_id"]
+        wait_for_job(client, job_id, statuses={"running"})
+        pgid = attempt_pgid(settings.database_url, job_id, 1)
+        deadline = time.monotonic() + 30
+        # The attempt runs one trial; a second slot's trial process runs the other.
+        while len(trial_processes(pgid, before)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        members = trial_processes(pgid, before)
+        assert len(members) >= 2, members
+
+        client.post(f"/v1/training-jobs/{job_id}/cancel")
+        assert wait_for_job(client, job_id, timeout=5)["status"] == "cancelled"
+        assert wait_gone(members, timeout=2) == []
 
 
 def test_pending_job_is_cancelled_at_once(
