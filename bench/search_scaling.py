@@ -44,7 +44,7 @@ SEARCH = {
     "hyperparameter_tuning_config": {
         "strategy": "grid",
         "search_space": {
-            "n_estimators": [60, 80],
+            "n_estimators": [150, 200],
             "max_depth": [8, 12, 16, None],
             "min_samples_leaf": [1, 2],
         },
@@ -156,11 +156,21 @@ def main() -> None:
         "--redis-url",
         default=os.environ.get("TRAINYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
     )
+    parser.add_argument(
+        "--importance-seconds",
+        type=float,
+        help="TRAINYARD_EVALUATION_IMPORTANCE_SECONDS for every round (the service default "
+        "when not given); 0 leaves the report's permutation importance out of the fixed cost",
+    )
     args = parser.parse_args()
+    if args.importance_seconds is not None:
+        # Through the environment, so the Celery worker processes get it too.
+        os.environ["TRAINYARD_EVALUATION_IMPORTANCE_SECONDS"] = str(args.importance_seconds)
     logging.getLogger().setLevel(logging.WARNING)
     print(
         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, cores: {os.cpu_count()}, "
-        f"load average at start: {os.getloadavg()}"
+        f"load average at start: {os.getloadavg()}, importance budget: "
+        f"{Settings().evaluation_importance_seconds} s"
     )
     print(
         "| run | status | trials | trial processes | mean trial s | trials at once | wall s "
