@@ -41,7 +41,6 @@ RETRY_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
 RETRY_ATTEMPTS = 8
 MAX_PARAM_LENGTH = 6000
 PARAMS_PER_BATCH = 100
-SKOPS_MODEL_FILE = "model.skops"  # the name mlflow.sklearn gives a model saved with skops
 METRICS_PER_BATCH = 1000
 # Where a run keeps its evaluation report (JSON and images).
 EVALUATION_ARTIFACTS = "evaluation"
@@ -348,15 +347,11 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         the file as it is: no second serialisation, no load to check it (the caller checked
         its types), no inference of requirements, no serving-input validation. Loads with
         ``mlflow.sklearn.load_model`` and ``mlflow.pyfunc.load_model`` like ``log_model``'s."""
-        import shutil
         import tempfile
 
-        import sklearn
-        import yaml
         from mlflow.entities import LoggedModelOutput
-        from mlflow.models import Model
-        from mlflow.pyfunc import add_to_model
-        from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
+
+        from app.integrations.registry.mlmodel import write_model_folder
 
         client = self.mlflow()
         if experiment_id is None or params is None or tags is None:
@@ -376,37 +371,16 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
             client.log_outputs(run_id, [LoggedModelOutput(logged.model_id, step=0)])
             with tempfile.TemporaryDirectory(prefix="trainyard-model-") as folder:
                 local = Path(folder)
-                shutil.copyfile(model_file, local / SKOPS_MODEL_FILE)
-                model = Model(
-                    artifact_path=logged.artifact_location,
-                    model_uuid=logged.model_id,
-                    run_id=run_id,
+                write_model_folder(
+                    local,
+                    model_file,
                     model_id=logged.model_id,
+                    artifact_path=logged.artifact_location,
+                    run_id=run_id,
                     signature=signature,
+                    trusted_types=trusted_types,
+                    requirements=requirements,
                 )
-                add_to_model(  # type: ignore[no-untyped-call]
-                    model,
-                    loader_module="mlflow.sklearn",
-                    model_path=SKOPS_MODEL_FILE,
-                    conda_env="conda.yaml",
-                    python_env="python_env.yaml",
-                    predict_fn="predict",
-                )
-                model.add_flavor(
-                    "sklearn",
-                    pickled_model=SKOPS_MODEL_FILE,
-                    sklearn_version=sklearn.__version__,
-                    serialization_format="skops",
-                    code=None,
-                    skops_trusted_types=trusted_types,
-                )
-                model.model_size_bytes = model_file.stat().st_size
-                model.save(str(local / "MLmodel"))
-                (local / "requirements.txt").write_text("\n".join(requirements))
-                conda = _mlflow_conda_env(additional_pip_deps=requirements)  # type: ignore[no-untyped-call]
-                (local / "conda.yaml").write_text(yaml.safe_dump(conda, default_flow_style=False))
-                python_env = _PythonEnv.current()  # type: ignore[no-untyped-call]
-                python_env.to_yaml(str(local / "python_env.yaml"))
                 client.log_model_artifacts(logged.model_id, str(local))
             return f"models:/{logged.model_id}"
 

@@ -49,12 +49,13 @@ from app.jobs.repository.changes import (
     fence,
     notify,
 )
+from app.jobs.repository.feeds import FeedReads
 from app.jobs.repository.pages import Page, Position, read_page
 from app.jobs.repository.removal import Removed, expired, remove_job, remove_jobs
 from app.jobs.repository.trials import TrialRepository
 
 
-class JobRepository:
+class JobRepository(FeedReads):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.factory = make_session_factory(engine)
@@ -135,39 +136,6 @@ class JobRepository:
         """Rebuild the tally from the job table (a repair; the bench after a bulk load)."""
         with self.engine.begin() as connection:
             tally.recount(connection)
-
-    # -- feeds: rows past a cursor, for the streams (app/streams) and the webhook outbox ----
-
-    def rows_after(
-        self,
-        table: type[JobEvent] | type[Trial],
-        after_id: int,
-        *,
-        job_id: uuid.UUID | None = None,
-        limit: int = 1000,
-    ) -> Sequence[Any]:
-        """``(row, tenant, model_name, experiment_name)`` past ``after_id``, in id order."""
-        query = (
-            select(table, TrainingJob.tenant, TrainingJob.model_name, TrainingJob.experiment_name)
-            .join(TrainingJob, TrainingJob.id == table.job_id)
-            .where(table.id > after_id)
-            .order_by(table.id)
-            .limit(limit)
-        )
-        if job_id is not None:
-            query = query.where(table.job_id == job_id)
-        with self.reader() as session:
-            return session.execute(query).all()
-
-    def last_ids(self) -> tuple[int, int]:
-        top = [select(func.max(t.id)).scalar_subquery() for t in (JobEvent, Trial)]
-        with self.reader() as session:
-            events, trials = session.execute(select(*top)).one()
-        return int(events or 0), int(trials or 0)
-
-    def jobs_updated_since(self, since: datetime) -> Sequence[TrainingJob]:
-        with self.reader() as session:
-            return session.scalars(select(TrainingJob).where(TrainingJob.updated_at >= since)).all()
 
     # -- on behalf of a caller --------------------------------------------------------------
 

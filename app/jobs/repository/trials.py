@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import transaction
 from app.jobs.lifecycle import JobStatus
 from app.jobs.models import TRIAL_FIELDS, SearchTrial, TrainingJob, Trial, utcnow
-from app.jobs.repository.changes import notify
+from app.jobs.repository.changes import fence, notify
 
 PENDING, RUNNING, DONE = "pending", "running", "done"
 # A unit whose process died this many times is recorded as failed instead of run again.
@@ -55,6 +55,11 @@ class SearchCounts:
 
 def _running_job(job_id: Any) -> Any:
     return (TrainingJob.id == job_id) & (TrainingJob.status == JobStatus.RUNNING.value)
+
+
+def _holds(session: Session, job_id: uuid.UUID, attempt: int) -> bool:
+    """The job still runs under ``attempt``: the fence of every write the attempt makes."""
+    return session.scalar(select(TrainingJob.id).where(fence(job_id, attempt))) is not None
 
 
 def parallel_cap(request: dict[str, Any]) -> int:
@@ -127,12 +132,7 @@ class TrialRepository:
         """Add the units whose numbers the job does not have yet; fenced by the job's attempt.
         Returns how many were added (a resumed search adds none)."""
         with transaction(self.factory) as session:
-            held = session.scalar(
-                select(TrainingJob.id).where(
-                    _running_job(job_id) & (TrainingJob.attempt == attempt)
-                )
-            )
-            if held is None:
+            if not _holds(session, job_id, attempt):
                 return 0
             have = set(
                 session.scalars(
@@ -386,12 +386,7 @@ class TrialRepository:
         """The search ran out of time: its units nobody started are dropped, fenced by the
         job's attempt."""
         with transaction(self.factory) as session:
-            held = session.scalar(
-                select(TrainingJob.id).where(
-                    _running_job(job_id) & (TrainingJob.attempt == attempt)
-                )
-            )
-            if held is None:
+            if not _holds(session, job_id, attempt):
                 return 0
             rows = session.execute(
                 delete(SearchTrial)
@@ -416,12 +411,7 @@ class TrialRepository:
         a resumed attempt finds them there). Numbers are negative, so they never collide
         with the search's own numbers, nor count toward its budget."""
         with transaction(self.factory) as session:
-            held = session.scalar(
-                select(TrainingJob.id).where(
-                    _running_job(job_id) & (TrainingJob.attempt == attempt)
-                )
-            )
-            if held is None:
+            if not _holds(session, job_id, attempt):
                 return 0
             have = session.scalar(
                 select(func.count())

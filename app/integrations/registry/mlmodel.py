@@ -1,0 +1,64 @@
+"""An MLflow model folder of the sklearn flavour around a pipeline already saved with skops:
+the file as it is, its ``MLmodel``, and the environment files MLflow's loaders read."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+SKOPS_MODEL_FILE = "model.skops"  # the name mlflow.sklearn gives a model saved with skops
+
+
+def write_model_folder(
+    local: Path,
+    model_file: Path,
+    *,
+    model_id: str,
+    artifact_path: str,
+    run_id: str,
+    signature: Any,
+    trusted_types: list[str],
+    requirements: list[str],
+) -> None:
+    """Write into ``local`` what ``mlflow.sklearn.load_model`` and ``mlflow.pyfunc.load_model``
+    load: the skops file, ``MLmodel`` (pyfunc and sklearn flavours), requirements, conda and
+    python environments. Nothing is inferred: the caller gives the signature and the
+    requirements."""
+    import sklearn
+    import yaml
+    from mlflow.models import Model
+    from mlflow.pyfunc import add_to_model
+    from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
+
+    shutil.copyfile(model_file, local / SKOPS_MODEL_FILE)
+    model = Model(
+        artifact_path=artifact_path,
+        model_uuid=model_id,
+        run_id=run_id,
+        model_id=model_id,
+        signature=signature,
+    )
+    add_to_model(  # type: ignore[no-untyped-call]
+        model,
+        loader_module="mlflow.sklearn",
+        model_path=SKOPS_MODEL_FILE,
+        conda_env="conda.yaml",
+        python_env="python_env.yaml",
+        predict_fn="predict",
+    )
+    model.add_flavor(
+        "sklearn",
+        pickled_model=SKOPS_MODEL_FILE,
+        sklearn_version=sklearn.__version__,
+        serialization_format="skops",
+        code=None,
+        skops_trusted_types=trusted_types,
+    )
+    model.model_size_bytes = model_file.stat().st_size
+    model.save(str(local / "MLmodel"))
+    (local / "requirements.txt").write_text("\n".join(requirements))
+    conda = _mlflow_conda_env(additional_pip_deps=requirements)  # type: ignore[no-untyped-call]
+    (local / "conda.yaml").write_text(yaml.safe_dump(conda, default_flow_style=False))
+    python_env = _PythonEnv.current()  # type: ignore[no-untyped-call]
+    python_env.to_yaml(str(local / "python_env.yaml"))
