@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,9 +15,10 @@ from sklearn.pipeline import Pipeline
 
 from app.trainer.algorithms import CLASSIFICATION, REGRESSION, build_estimator, get_algorithm
 from app.trainer.errors import DataError, SpecError
-from app.trainer.evaluation import evaluate
+from app.trainer.evaluation import named_metrics
 from app.trainer.fitting import fit_pipeline
 from app.trainer.importance import ImportanceBudget
+from app.trainer.predictions import Predictions, predict_split
 from app.trainer.preprocessing import NativeCategorical, PreprocessingSpec, build_preprocessor
 
 # (stage, fraction of that stage done in [0, 1], message or None)
@@ -248,12 +250,20 @@ def train(
     fit_seconds = time.perf_counter() - started
 
     progress("evaluating", 0.0, None)
-    metrics = evaluate(pipeline, task, {"validation": (X_val, y_val), "train": (X_train, y_train)})
+    # Each split goes through the pipeline once; the metrics, the report and the importance's
+    # baseline share its predictions.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        validation = predict_split(pipeline, X_val, task)
+        training = predict_split(pipeline, X_train, task)
+    metrics = named_metrics(
+        pipeline, task, {"validation": (y_val, validation), "train": (y_train, training)}
+    )
     metrics.update(extra_metrics)
     if dropped:
         metrics["rows_dropped_missing_target"] = float(dropped)
     progress("evaluating", 0.5, f"evaluation report on {len(X_val)} validation rows")
-    evaluation = report_or_reason(pipeline, task, X_val, y_val, spec)
+    evaluation = report_or_reason(pipeline, task, X_val, y_val, spec, validation)
     model = pipeline.named_steps["model"]
     classes = getattr(model, "classes_", None)
     return TrainingResult(
@@ -281,7 +291,12 @@ def train(
 
 
 def report_or_reason(
-    pipeline: Pipeline, task: str, X: pd.DataFrame, y: pd.Series, spec: TrainingSpec
+    pipeline: Pipeline,
+    task: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    spec: TrainingSpec,
+    predictions: Predictions | None = None,
 ) -> dict[str, Any]:
     """The evaluation report; when it cannot be made, one that says why (the model itself is
     sound: its metrics are computed, so the job goes on)."""
@@ -289,7 +304,13 @@ def report_or_reason(
 
     try:
         return evaluation_report(
-            pipeline, task, X, y, seed=spec.random_state, budget=spec.importance
+            pipeline,
+            task,
+            X,
+            y,
+            seed=spec.random_state,
+            budget=spec.importance,
+            predictions=predictions,
         )
     except MemoryError:
         raise

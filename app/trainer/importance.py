@@ -1,10 +1,13 @@
 """Permutation feature importance on the original input columns, bounded in rows and time.
 
 Each raw column is shuffled and the rows go through the whole pipeline (preprocessing
-included), so a one-hot encoded column is scored once, under its own name. The cost is one
-prediction per column per repeat: it is estimated from a timed prediction first to plan the
-repeats, and the clock is read after every column, so that a slower machine than planned cuts
-the repeats rather than the budget (or skips the computation, with the reason).
+included), so a one-hot encoded column is scored once, under its own name. The shuffled copies
+of the rows (every column of every repeat) go through the pipeline a chunk at a time, one
+prediction per chunk: on small data a prediction is mostly the pipeline's fixed cost, paid
+once per chunk instead of once per column and repeat. The cost is planned from one timed
+prediction (an upper bound of a copy's share), and the clock is read before every chunk, so
+that a slower machine than planned cuts the repeats rather than the budget (or skips the
+computation, with the reason).
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ import numpy as np
 import pandas as pd
 
 from app.trainer.algorithms import CLASSIFICATION
+from app.trainer.predictions import Predictions
 
 MIN_ROWS = 2
+# Cells (rows x raw columns) of the permuted copies that go through the pipeline at once.
+MAX_CHUNK_CELLS = 500_000
+# A chunk is sized to take at most this share of the budget.
+CHUNK_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,25 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(float(value)) else None
 
 
+def _permuted_copies(X: pd.DataFrame, shuffles: list[tuple[int, np.ndarray]]) -> pd.DataFrame:
+    """One frame of ``len(shuffles)`` copies of ``X`` one after the other; in copy ``i`` the
+    column ``shuffles[i][0]`` holds its values in the order ``shuffles[i][1]``. Each column
+    is taken from its own array, so it keeps its dtype (a category stays a category)."""
+    rows = np.arange(len(X))
+    data = {}
+    for index, name in enumerate(X.columns):
+        order = np.concatenate([p if column == index else rows for column, p in shuffles])
+        data[name] = X.iloc[:, index].array.take(order)
+    return pd.DataFrame(data, columns=X.columns)
+
+
+def _copies_per_chunk(rows: int, columns: int, copy_seconds: float, seconds: float) -> int:
+    """Copies that fit ``MAX_CHUNK_CELLS`` and, at ``copy_seconds`` each, ``seconds``."""
+    by_cells = MAX_CHUNK_CELLS // max(rows * columns, 1)
+    by_time = seconds / max(copy_seconds, 1e-9)
+    return int(max(1, min(by_cells, by_time)))
+
+
 def _repeats(
     model: Any,
     X: pd.DataFrame,
@@ -65,40 +92,69 @@ def _repeats(
     n_repeats: int,
     seed: int,
     deadline: float,
+    *,
+    baseline: np.ndarray | None = None,
+    copy_seconds: float = 0.0,
+    chunk_seconds: float = math.inf,
 ) -> list[np.ndarray]:
-    """Whole repeats done before ``deadline``: a repeat the clock interrupts is dropped, so
-    the time spent is at most the budget plus one prediction. Repeat ``r`` shuffles each
-    column with its own ``RandomState(seed + r)`` stream."""
+    """Whole repeats done before ``deadline``: a repeat the clock interrupts is dropped.
+    Repeat ``r`` shuffles each column with its own ``RandomState(seed + r)`` stream, column
+    after column, as one prediction per column would. The shuffled copies go through the
+    pipeline in chunks, one prediction each: a chunk holds at most ``MAX_CHUNK_CELLS`` cells
+    and the copies that fit ``chunk_seconds`` and the time left at the latest measured cost
+    of a copy (``copy_seconds`` before the first: one prediction of ``X``), and the clock is
+    read before each chunk, so the time spent is at most the budget plus about one chunk.
+    ``baseline``: the model's predictions of ``X`` when the caller has them."""
     scorer = _accuracy if scoring == "accuracy" else _r2
     actual = np.asarray(y)
-    baseline = scorer(actual, model.predict(X))
-    done: list[np.ndarray] = []
-    for repeat in range(n_repeats):
-        rng = np.random.RandomState(seed + repeat)
-        drops = np.empty(X.shape[1])
-        for index, column in enumerate(X.columns):
-            shuffled = X.copy()
-            # A Series keeps the column's dtype (a category stays a category).
-            shuffled[column] = X[column].iloc[rng.permutation(len(X))].set_axis(X.index)
-            drops[index] = baseline - scorer(actual, model.predict(shuffled))
-            if time.perf_counter() > deadline:
-                return done
-        done.append(drops)
-    return done
+    rows, columns = X.shape
+    score = scorer(actual, model.predict(X) if baseline is None else baseline)
+    drops = np.empty((n_repeats, columns))
+    planned = [(repeat, column) for repeat in range(n_repeats) for column in range(columns)]
+    rng = np.random.RandomState(seed)
+    done = 0
+    while done < len(planned):
+        now = time.perf_counter()
+        if now > deadline:
+            break
+        left = min(chunk_seconds, deadline - now)
+        chunk = planned[done : done + _copies_per_chunk(rows, columns, copy_seconds, left)]
+        shuffles = []
+        for repeat, column in chunk:
+            if column == 0:
+                rng = np.random.RandomState(seed + repeat)
+            shuffles.append((column, rng.permutation(rows)))
+        predicted = np.asarray(model.predict(_permuted_copies(X, shuffles)))
+        for i, (repeat, column) in enumerate(chunk):
+            drops[repeat, column] = score - scorer(actual, predicted[i * rows : (i + 1) * rows])
+        done += len(chunk)
+        copy_seconds = (time.perf_counter() - now) / len(chunk)
+    return [drops[repeat] for repeat in range(done // columns)]
 
 
 def permutation_report(
-    model: Any, task: str, X: pd.DataFrame, y: pd.Series, *, seed: int, budget: ImportanceBudget
+    model: Any,
+    task: str,
+    X: pd.DataFrame,
+    y: pd.Series,
+    *,
+    seed: int,
+    budget: ImportanceBudget,
+    predictions: Predictions | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """``(report, None)``, or ``(None, why it was skipped)``."""
+    """``(report, None)``, or ``(None, why it was skipped)``. ``predictions``: the model's
+    predictions of ``X`` (timed), when the caller has them."""
     if budget.seconds <= 0 or budget.n_repeats < 1 or budget.max_rows < 1:
         return None, "permutation feature importance is turned off (its budget is 0)"
     if len(X) < MIN_ROWS:
         return None, f"permutation feature importance needs {MIN_ROWS} validation rows or more"
     X_sample, y_sample = _sample(X, y, budget.max_rows, seed)
-    started = time.perf_counter()
-    model.predict(X_sample)
-    one_prediction = time.perf_counter() - started
+    if predictions is not None and len(X_sample) == len(X):
+        baseline, one_prediction = predictions.predicted, predictions.seconds
+    else:
+        started = time.perf_counter()
+        baseline = np.asarray(model.predict(X_sample))
+        one_prediction = time.perf_counter() - started
     columns = X_sample.shape[1]
     per_repeat = max(one_prediction, 1e-6) * columns
     affordable = int((budget.seconds - one_prediction) // per_repeat)
@@ -112,7 +168,18 @@ def permutation_report(
     started = time.perf_counter()
     deadline = started + budget.seconds - one_prediction
     try:
-        repeats = _repeats(model, X_sample, y_sample, scoring, n_repeats, seed, deadline)
+        repeats = _repeats(
+            model,
+            X_sample,
+            y_sample,
+            scoring,
+            n_repeats,
+            seed,
+            deadline,
+            baseline=baseline,
+            copy_seconds=one_prediction,
+            chunk_seconds=budget.seconds * CHUNK_SHARE,
+        )
     except (ValueError, TypeError) as exc:
         return None, f"permutation feature importance failed: {type(exc).__name__}: {exc}"
     if not repeats:

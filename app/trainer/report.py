@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
-from sklearn.calibration import calibration_curve
 
-from app.trainer.algorithms import CLASSIFICATION
+from app.trainer import scores
+from app.trainer.algorithms import CLASSIFICATION, REGRESSION
 from app.trainer.importance import ImportanceBudget, permutation_report
+from app.trainer.predictions import Predictions, predict_split
 
 MAX_CURVE_POINTS = 201
 MAX_CURVE_CLASSES = 50
@@ -62,19 +62,13 @@ def _labels(classes: Sequence[Any], y: pd.Series) -> list[Any]:
     return known + extra
 
 
-def _scores(model: Any, X: pd.DataFrame, n_classes: int) -> tuple[np.ndarray | None, str | None]:
+def _scores(predictions: Predictions, n_classes: int) -> tuple[np.ndarray | None, str | None]:
     """Per-class scores, shape (rows, classes): probabilities when the model has them, else
     its decision function (binary: the positive class's margin, as one column)."""
-    if hasattr(model, "predict_proba"):
-        try:
-            return np.asarray(model.predict_proba(X), dtype=float), "predict_proba"
-        except (AttributeError, ValueError, NotImplementedError):  # e.g. SVC(probability=False)
-            pass
-    if hasattr(model, "decision_function"):
-        try:
-            margin = np.asarray(model.decision_function(X), dtype=float)
-        except (AttributeError, ValueError, NotImplementedError):
-            return None, None
+    if predictions.probabilities is not None:
+        return np.asarray(predictions.probabilities, dtype=float), "predict_proba"
+    if predictions.margin is not None:
+        margin = np.asarray(predictions.margin, dtype=float)
         if margin.ndim == 1 and n_classes == 2:
             return margin.reshape(-1, 1), "decision_function"
         if margin.ndim == 2 and margin.shape[1] == n_classes:  # one-vs-one shapes do not map
@@ -121,20 +115,20 @@ def _curves(
 
 
 def _roc(label: str, truth: np.ndarray, score: np.ndarray) -> dict[str, Any]:
-    fpr, tpr, thresholds = skm.roc_curve(truth, score)
+    fpr, tpr, thresholds = scores.roc(truth, score)
     keep = thin_indices(len(fpr))
     return {
         "label": label,
         "fpr": numbers(fpr[keep]),
         "tpr": numbers(tpr[keep]),
         "thresholds": numbers(thresholds[keep]),
-        "auc": _number(skm.auc(fpr, tpr)),
+        "auc": _number(scores.area(fpr, tpr)),
         "points": int(len(fpr)),
     }
 
 
 def _precision_recall(label: str, truth: np.ndarray, score: np.ndarray) -> dict[str, Any]:
-    precision, recall, thresholds = skm.precision_recall_curve(truth, score)
+    precision, recall, thresholds = scores.precision_recall(truth, score)
     # The last point (precision 1, recall 0) has no threshold: null keeps the arrays aligned.
     thresholds = np.append(thresholds, np.nan)
     keep = thin_indices(len(precision))
@@ -143,20 +137,20 @@ def _precision_recall(label: str, truth: np.ndarray, score: np.ndarray) -> dict[
         "precision": numbers(precision[keep]),
         "recall": numbers(recall[keep]),
         "thresholds": numbers(thresholds[keep]),
-        "average_precision": _number(skm.average_precision_score(truth, score)),
+        "average_precision": _number(scores.average_precision(precision, recall)),
         "points": int(len(precision)),
     }
 
 
 def _calibration(label: str, truth: np.ndarray, probability: np.ndarray) -> dict[str, Any]:
     clipped = np.clip(probability, 0.0, 1.0)
-    prob_true, prob_pred = calibration_curve(truth, clipped, n_bins=CALIBRATION_BINS)
+    prob_true, prob_pred = scores.calibration(truth, clipped, CALIBRATION_BINS)
     return {
         "label": label,
         "prob_pred": numbers(prob_pred),
         "prob_true": numbers(prob_true),
         "bins": CALIBRATION_BINS,
-        "brier_score": _number(skm.brier_score_loss(truth, clipped)),
+        "brier_score": _number(scores.brier(truth, clipped)),
     }
 
 
@@ -165,22 +159,24 @@ def _flat(predicted: Any) -> np.ndarray:
     return array.ravel() if array.ndim > 1 and array.shape[1] == 1 else array
 
 
-def classification_report(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
+def classification_report(
+    model: Any, X: pd.DataFrame, y: pd.Series, predictions: Predictions | None = None
+) -> dict[str, Any]:
     classes = list(model.classes_) if hasattr(model, "classes_") else []
     labels = _labels(classes or sorted(pd.unique(y), key=str), y)
     notes: list[str] = []
-    predicted = _flat(model.predict(X))
-    truth = np.asarray(y, dtype=object)
-    predicted_obj = np.asarray(predicted, dtype=object)
+    if predictions is None:
+        predictions = predict_split(model, X, CLASSIFICATION)
     # Compare as strings: a boosting model may answer "1" for the label 1, or 1.0 for 1.
     by_text = {str(label): label for label in labels}
-    truth_key = np.array([str(v) for v in truth], dtype=object)
-    predicted_key = np.array([str(v) for v in predicted_obj], dtype=object)
+    truth_key = np.array([str(v) for v in np.asarray(y, dtype=object)], dtype=object)
+    predicted_key = [str(v) for v in np.asarray(_flat(predictions.predicted), dtype=object)]
     keys = list(by_text)
-    matrix = skm.confusion_matrix(truth_key, predicted_key, labels=keys)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(
-        truth_key, predicted_key, labels=keys, zero_division=0
-    )
+    code = {key: i for i, key in enumerate(keys)}
+    truth = np.array([code[key] for key in truth_key], dtype=np.int64)
+    guess = np.array([code.get(key, len(keys)) for key in predicted_key], dtype=np.int64)
+    matrix = scores.confusion(truth, guess, len(keys))
+    precision, recall, f1, support = scores.per_class(truth, guess, len(keys))
     per_class = [
         {
             "label": key,
@@ -194,10 +190,10 @@ def classification_report(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str
     curves: dict[str, list[dict[str, Any]]] = {"roc": [], "precision_recall": [], "calibration": []}
     source = None
     if classes and len(classes) >= 2:
-        scores, source = _scores(model, X, len(classes))
-        if scores is not None and source is not None:
+        by_class, source = _scores(predictions, len(classes))
+        if by_class is not None and source is not None:
             class_keys = [str(c) for c in classes]
-            curves = _curves(truth_key, scores, source, class_keys, notes)
+            curves = _curves(truth_key, by_class, source, class_keys, notes)
         else:
             notes.append("no curves: the model has neither predict_proba nor decision_function")
     return {
@@ -210,9 +206,13 @@ def classification_report(model: Any, X: pd.DataFrame, y: pd.Series) -> dict[str
     }
 
 
-def regression_report(model: Any, X: pd.DataFrame, y: pd.Series, *, seed: int) -> dict[str, Any]:
+def regression_report(
+    model: Any, X: pd.DataFrame, y: pd.Series, *, seed: int, predictions: Predictions | None = None
+) -> dict[str, Any]:
+    if predictions is None:
+        predictions = predict_split(model, X, REGRESSION)
     actual = np.asarray(y, dtype=float)
-    predicted = _flat(model.predict(X)).astype(float)
+    predicted = _flat(predictions.predicted).astype(float)
     residuals = actual - predicted
     rng = np.random.default_rng(seed)
     if len(actual) > REGRESSION_SAMPLE:
@@ -250,14 +250,28 @@ def evaluation_report(
     *,
     seed: int = 0,
     budget: ImportanceBudget | None = None,
+    predictions: Predictions | None = None,
 ) -> dict[str, Any]:
-    """The report of ``model`` on the validation split ``X``, ``y`` (JSON-ready)."""
+    """The report of ``model`` on the validation split ``X``, ``y`` (JSON-ready), from the
+    split's ``predictions`` when the caller has them (``predict_split``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        classification = classification_report(model, X, y) if task == CLASSIFICATION else None
-        regression = None if task == CLASSIFICATION else regression_report(model, X, y, seed=seed)
+        if predictions is None:
+            predictions = predict_split(model, X, task)
+        if task == CLASSIFICATION:
+            classification = classification_report(model, X, y, predictions)
+            regression = None
+        else:
+            classification = None
+            regression = regression_report(model, X, y, seed=seed, predictions=predictions)
         importance, skipped = permutation_report(
-            model, task, X, y, seed=seed, budget=budget or ImportanceBudget()
+            model,
+            task,
+            X,
+            y,
+            seed=seed,
+            budget=budget or ImportanceBudget(),
+            predictions=predictions,
         )
     return {
         "task": task,

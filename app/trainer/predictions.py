@@ -1,0 +1,66 @@
+"""What a fitted model says about one split's rows, computed once and shared.
+
+The metrics, the evaluation report and the permutation importance's baseline all need the
+predicted labels (and a classifier's scores) of the same rows. Each call through a pipeline
+pays its preprocessing again, and on small data that is most of the cost: the rows go through
+the preprocessing once here, and the final estimator is asked for each output on the result,
+which is what ``Pipeline.predict`` and ``Pipeline.predict_proba`` do one call at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from app.trainer.algorithms import CLASSIFICATION
+
+# What a model without a usable output raises: e.g. SVC(probability=False).predict_proba.
+NO_OUTPUT = (AttributeError, ValueError, NotImplementedError)
+
+
+def final_step(model: Any, X: Any) -> tuple[Any, Any]:
+    """The final estimator and ``X`` through every step before it: what a pipeline's
+    ``predict`` hands its estimator. A bare estimator is its own final step."""
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        return model.steps[-1][1], model[:-1].transform(X)
+    if isinstance(model, Pipeline):
+        return model.steps[-1][1], X
+    return model, X
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """``predicted``: labels or values; ``probabilities``: ``predict_proba`` when the model
+    has it; ``margin``: ``decision_function`` when it has no probabilities (None otherwise);
+    ``seconds``: what the rows through the preprocessing and ``predict`` took."""
+
+    predicted: np.ndarray
+    probabilities: np.ndarray | None = None
+    margin: np.ndarray | None = None
+    seconds: float = 0.0
+
+
+def _output(estimator: Any, method: str, Xt: Any) -> np.ndarray | None:
+    if not hasattr(estimator, method):
+        return None
+    try:
+        return np.asarray(getattr(estimator, method)(Xt))
+    except NO_OUTPUT:
+        return None
+
+
+def predict_split(model: Any, X: Any, task: str) -> Predictions:
+    """Predict ``X`` once; a classifier's probabilities (else its decision function) too."""
+    started = time.perf_counter()
+    estimator, Xt = final_step(model, X)
+    predicted = np.asarray(estimator.predict(Xt))
+    seconds = time.perf_counter() - started
+    if task != CLASSIFICATION:
+        return Predictions(predicted, seconds=seconds)
+    probabilities = _output(estimator, "predict_proba", Xt)
+    margin = None if probabilities is not None else _output(estimator, "decision_function", Xt)
+    return Predictions(predicted, probabilities, margin, seconds)
