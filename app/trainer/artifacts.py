@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import zipfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import skops
 import skops.io as sio
 
 MODEL_FILE = "model.skops"
@@ -47,7 +50,9 @@ class UntrustedModelError(ValueError):
     """The model file holds a type outside the trusted list."""
 
 
+@cache
 def library_versions() -> dict[str, str]:
+    """The versions this process runs (looked up once: a process does not change them)."""
     import numpy
     import pandas
     import sklearn
@@ -63,6 +68,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
+@cache
 def boosting_versions() -> dict[str, str]:
     """Versions of the boosting libraries that are installed."""
     from importlib import metadata
@@ -110,10 +116,32 @@ def _write_json(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
+def _dump_compact(pipeline: Any, path: Path) -> bool:
+    """Write ``pipeline`` as ``skops.io.dump`` does, with its ``schema.json`` on one line.
+
+    skops indents the schema, and ``json.dumps`` with an indent runs Python's pure-Python
+    encoder: for a small pipeline that is about three quarters of the dump (3 of 4 ms for a
+    tree behind a ColumnTransformer). The file is the same archive otherwise, and skops reads
+    it the same. False when this skops has other internals (the caller uses ``dump``)."""
+    try:
+        from skops.io._utils import SaveContext, get_state
+    except ImportError:
+        return False
+    with open(path, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+        context = SaveContext(zip_file=archive)
+        state = get_state(pipeline, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        archive.writestr("schema.json", json.dumps(state))
+    return True
+
+
 def save_model(pipeline: Any, path: Path) -> None:
     """Write atomically: a reader never sees half a model."""
     tmp = path.with_suffix(".tmp")
-    sio.dump(pipeline, tmp)
+    if not _dump_compact(pipeline, tmp):
+        sio.dump(pipeline, tmp)
     os.replace(tmp, path)
 
 
@@ -130,7 +158,7 @@ def write_artifacts(
     save_model(pipeline, directory / MODEL_FILE)
     _write_json(directory / METRICS_FILE, metrics)
     _write_json(directory / SPEC_FILE, spec)
-    _write_json(directory / LINEAGE_FILE, {**lineage, "libraries": library_versions()})
+    _write_json(directory / LINEAGE_FILE, {**lineage, "libraries": dict(library_versions())})
     if evaluation is not None:
         _write_json(directory / EVALUATION_FILE, evaluation)
     return directory
