@@ -18,7 +18,7 @@ from app.trainer.errors import DataError, SpecError
 from app.trainer.evaluation import named_metrics
 from app.trainer.fitting import fit_pipeline
 from app.trainer.importance import ImportanceBudget
-from app.trainer.predictions import Predictions, predict_split
+from app.trainer.predictions import Predictions, predict_splits
 from app.trainer.preprocessing import NativeCategorical, PreprocessingSpec, build_preprocessor
 
 # (stage, fraction of that stage done in [0, 1], message or None)
@@ -250,12 +250,11 @@ def train(
     fit_seconds = time.perf_counter() - started
 
     progress("evaluating", 0.0, None)
-    # Each split goes through the pipeline once; the metrics, the report and the importance's
-    # baseline share its predictions.
+    # Both splits go through the pipeline in one call; the metrics, the report and the
+    # importance's baseline share its predictions.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        validation = predict_split(pipeline, X_val, task)
-        training = predict_split(pipeline, X_train, task)
+        validation, training = predict_splits(pipeline, [X_val, X_train], task)
     metrics = named_metrics(
         pipeline, task, {"validation": (y_val, validation), "train": (y_train, training)}
     )

@@ -111,7 +111,7 @@ def _repeats(
     score = scorer(actual, model.predict(X) if baseline is None else baseline)
     drops = np.empty((n_repeats, columns))
     planned = [(repeat, column) for repeat in range(n_repeats) for column in range(columns)]
-    rng = np.random.RandomState(seed)
+    streams: dict[int, np.random.RandomState] = {}
     done = 0
     while done < len(planned):
         now = time.perf_counter()
@@ -121,9 +121,9 @@ def _repeats(
         chunk = planned[done : done + _copies_per_chunk(rows, columns, copy_seconds, left)]
         shuffles = []
         for repeat, column in chunk:
-            if column == 0:
-                rng = np.random.RandomState(seed + repeat)
-            shuffles.append((column, rng.permutation(rows)))
+            if repeat not in streams:
+                streams[repeat] = np.random.RandomState(seed + repeat)
+            shuffles.append((column, streams[repeat].permutation(rows)))
         predicted = np.asarray(model.predict(_permuted_copies(X, shuffles)))
         for i, (repeat, column) in enumerate(chunk):
             drops[repeat, column] = score - scorer(actual, predicted[i * rows : (i + 1) * rows])
