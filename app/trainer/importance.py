@@ -24,7 +24,10 @@ from app.trainer.algorithms import CLASSIFICATION
 from app.trainer.predictions import Predictions
 
 MIN_ROWS = 2
-# Cells (rows x raw columns) of the permuted copies that go through the pipeline at once.
+# What goes through the pipeline at once (one copy at least): rows, and cells (rows x raw
+# columns), of the permuted copies. The rows bound what the preprocessing's output can take
+# (one-hot columns, text features) to a few times one prediction of the sampled rows.
+MAX_CHUNK_ROWS = 8_192
 MAX_CHUNK_CELLS = 500_000
 # A chunk is sized to take at most this share of the budget.
 CHUNK_SHARE = 0.1
@@ -78,10 +81,12 @@ def _permuted_copies(X: pd.DataFrame, shuffles: list[tuple[int, np.ndarray]]) ->
 
 
 def _copies_per_chunk(rows: int, columns: int, copy_seconds: float, seconds: float) -> int:
-    """Copies that fit ``MAX_CHUNK_CELLS`` and, at ``copy_seconds`` each, ``seconds``."""
+    """Copies that fit ``MAX_CHUNK_ROWS``, ``MAX_CHUNK_CELLS`` and, at ``copy_seconds``
+    each, ``seconds``."""
+    by_rows = MAX_CHUNK_ROWS // max(rows, 1)
     by_cells = MAX_CHUNK_CELLS // max(rows * columns, 1)
     by_time = seconds / max(copy_seconds, 1e-9)
-    return int(max(1, min(by_cells, by_time)))
+    return int(max(1, min(by_rows, by_cells, by_time)))
 
 
 def _repeats(
@@ -100,8 +105,8 @@ def _repeats(
     """Whole repeats done before ``deadline``: a repeat the clock interrupts is dropped.
     Repeat ``r`` shuffles each column with its own ``RandomState(seed + r)`` stream, column
     after column, as one prediction per column would. The shuffled copies go through the
-    pipeline in chunks, one prediction each: a chunk holds at most ``MAX_CHUNK_CELLS`` cells
-    and the copies that fit ``chunk_seconds`` and the time left at the latest measured cost
+    pipeline in chunks, one prediction each: a chunk holds at most ``MAX_CHUNK_ROWS`` rows,
+    ``MAX_CHUNK_CELLS`` cells and the copies that fit ``chunk_seconds`` and the time left at the latest measured cost
     of a copy (``copy_seconds`` before the first: one prediction of ``X``), and the clock is
     read before each chunk, so the time spent is at most the budget plus about one chunk.
     ``baseline``: the model's predictions of ``X`` when the caller has them."""
