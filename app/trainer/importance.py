@@ -106,9 +106,10 @@ def _repeats(
     Repeat ``r`` shuffles each column with its own ``RandomState(seed + r)`` stream, column
     after column, as one prediction per column would. The shuffled copies go through the
     pipeline in chunks, one prediction each: a chunk holds at most ``MAX_CHUNK_ROWS`` rows,
-    ``MAX_CHUNK_CELLS`` cells and the copies that fit ``chunk_seconds`` and the time left at the latest measured cost
-    of a copy (``copy_seconds`` before the first: one prediction of ``X``), and the clock is
-    read before each chunk, so the time spent is at most the budget plus about one chunk.
+    ``MAX_CHUNK_CELLS`` cells and the copies that fit ``chunk_seconds`` and the time left,
+    at the latest measured cost of a copy (``copy_seconds`` before the first: one prediction
+    of ``X``); the clock is read before each chunk, so the time spent is at most the budget
+    plus about one chunk.
     ``baseline``: the model's predictions of ``X`` when the caller has them."""
     scorer = _accuracy if scoring == "accuracy" else _r2
     actual = np.asarray(y)
