@@ -13,6 +13,7 @@ synthetic rows of 20 numeric columns and one category column). Run from the repo
 
     .venv/bin/python bench/trainer_cost.py --reference /work/main
     .venv/bin/python bench/trainer_cost.py --reference /work/main --rounds 5 --tiny 20 --medium 1
+    .venv/bin/python bench/trainer_cost.py --parts 100   # this checkout's tiny job, by part
 """
 
 from __future__ import annotations
@@ -114,6 +115,75 @@ def worker(root: Path) -> None:
         print(json.dumps(answer), flush=True)
 
 
+def parts(root: Path, jobs: int) -> None:
+    """CPU time of each part of the tiny job's training in this checkout (medians)."""
+    sys.path.insert(0, str(root))
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from app.integrations.data_layer import LocalDataLayerClient
+    from app.schemas import DataSourceConfig
+    from app.trainer import TrainingSpec, train
+    from app.trainer.artifacts import write_artifacts
+    from app.trainer.core import prepare
+    from app.trainer.evaluation import named_metrics
+    from app.trainer.fitting import fit_pipeline
+    from app.trainer.importance import ImportanceBudget, permutation_report
+    from app.trainer.predictions import predict_splits
+    from app.trainer.report import evaluation_report
+
+    frame = (
+        LocalDataLayerClient([root])
+        .fetch(DataSourceConfig(path="sklearn://iris", target_column="target"))
+        .frame
+    )
+    spec = TrainingSpec("DecisionTreeClassifier", "target", parameters={"max_depth": 3})
+    task = "classification"
+    result = train(spec, frame)
+    model, data = result.pipeline, prepare(spec, frame, task)
+    validation, training = predict_splits(model, [data.X_val, data.X_train], task)
+    splits = {"validation": (data.y_val, validation), "train": (data.y_train, training)}
+    folder = Path(tempfile.mkdtemp(prefix="trainer-parts-"))
+    off = ImportanceBudget(seconds=0)
+
+    def fit() -> None:
+        unfitted = prepare(spec, frame, task).pipeline
+        fit_pipeline(unfitted, data.X_train, data.y_train, task=task, seed=0, report=listen)
+
+    def listen(fraction: float, message: str | None) -> None:
+        return None  # what the job's own progress callback would receive
+
+    steps: list[tuple[str, Any]] = [
+        ("train (all of it)", lambda: train(spec, frame)),
+        ("  prepare: columns, target, seeded split, unfitted pipeline",
+         lambda: prepare(spec, frame, task)),
+        ("  prepare + fit", fit),
+        ("  predictions of both splits",
+         lambda: predict_splits(model, [data.X_val, data.X_train], task)),
+        ("  metrics of both splits", lambda: named_metrics(model, task, splits)),
+        ("  report without importance", lambda: evaluation_report(
+            model, task, data.X_val, data.y_val, budget=off, predictions=validation)),
+        ("  permutation importance", lambda: permutation_report(
+            model, task, data.X_val, data.y_val, seed=0, budget=ImportanceBudget(),
+            predictions=validation)),
+        ("write_artifacts", lambda: write_artifacts(
+            folder, model, metrics=result.metrics, spec={}, lineage={},
+            evaluation=result.evaluation)),
+    ]  # fmt: skip
+    print(
+        f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, load average "
+        f"{os.getloadavg()[0]:.2f}; {root}; CPU ms, median of {jobs}"
+    )
+    for name, action in steps:
+        action()
+        times = []
+        for _ in range(jobs):
+            started = time.process_time()
+            action()
+            times.append(time.process_time() - started)
+        print(f"{name:<62} {statistics.median(times) * 1e3:8.2f}")
+
+
 class Checkout:
     def __init__(self, label: str, root: Path, python: Path) -> None:
         self.label, self.root = label, root
@@ -179,9 +249,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tiny", type=int, default=20, help="tiny jobs per round")
     parser.add_argument("--medium", type=int, default=1, help="medium jobs per round")
+    parser.add_argument(
+        "--parts", type=int, default=0, help="only time each part of the tiny job, N times"
+    )
     args = parser.parse_args()
     if args.worker is not None:
         worker(args.worker)
+        return
+    if args.parts:
+        parts(HERE.parents[1], args.parts)
         return
     ours_root = HERE.parents[1]
     reference_python = args.reference_python or args.reference / ".venv" / "bin" / "python"
