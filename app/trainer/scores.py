@@ -126,6 +126,8 @@ def _strictly_increasing(values: np.ndarray) -> bool:
 def thresholds_curve(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, ...]:
     """False and true positives at each distinct score, highest first, and the scores
     (``confusion_matrix_at_thresholds``)."""
+    if not np.all(np.isfinite(score)):
+        raise ValueError("Input contains NaN or infinity.")  # as scikit-learn refuses it
     order = np.argsort(score, kind="stable")[::-1]
     ranked = score[order]
     positive = truth[order].astype(np.float64)

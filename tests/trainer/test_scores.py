@@ -249,3 +249,12 @@ def test_common_splits_need_no_call_of_scikit_learns_metrics(
     monkeypatch.setattr(evaluation, "skm", Refused())
     metrics = evaluate(model, task, {"validation": (X, y)})
     assert ("validation_roc_auc" in metrics) == (task == "classification")
+
+
+def test_a_score_that_is_not_finite_is_refused_as_scikit_learn_refuses_it() -> None:
+    truth = np.array([True, False, True])
+    score = np.array([0.2, np.nan, 0.9])
+    with pytest.raises(ValueError, match="NaN"):
+        skm.roc_curve(truth, score)
+    with pytest.raises(ValueError, match="NaN"):
+        scores.roc(truth, score)
