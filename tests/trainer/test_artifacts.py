@@ -124,27 +124,3 @@ def test_a_module_that_only_starts_like_a_trusted_one_is_not_trusted(tmp_path: P
     assert artifacts._reviewed(["sklearn.tree.DecisionTreeClassifier"], "x") == [
         "sklearn.tree.DecisionTreeClassifier"
     ]
-
-
-def test_the_model_file_is_skops_own_archive_with_a_compact_schema(
-    fitted: object, tmp_path: Path
-) -> None:
-    import zipfile
-
-    path = tmp_path / MODEL_FILE
-    save_model(fitted, path)
-    reference = tmp_path / "reference.skops"
-    sio.dump(fitted, reference)
-    with zipfile.ZipFile(path) as ours, zipfile.ZipFile(reference) as theirs:
-        schema = ours.read("schema.json")
-        assert b"\n" not in schema  # one line: no pretty-printing to pay for
-        assert len(schema) < len(theirs.read("schema.json"))
-        # The arrays are the same (their member names are object ids, new in each dump).
-        assert sorted(ours.read(n) for n in ours.namelist() if n != "schema.json") == sorted(
-            theirs.read(n) for n in theirs.namelist() if n != "schema.json"
-        )
-    assert sio.get_untrusted_types(file=path) == sio.get_untrusted_types(file=reference)
-    rows = mixed().drop(columns="label")
-    ours_loaded, theirs_loaded = load_model(path), load_model(reference)
-    assert np.array_equal(ours_loaded.predict_proba(rows), theirs_loaded.predict_proba(rows))
-    assert ours_loaded.get_params().keys() == theirs_loaded.get_params().keys()
