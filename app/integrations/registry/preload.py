@@ -17,6 +17,9 @@ for _name in (
     "mlflow.models",
     "mlflow.models.signature",
     "mlflow.utils.environment",
+    # Imported (OpenTelemetry's metrics SDK with it) each time the tracking URI is set around
+    # a model version's creation (``mlflow.set_tracking_uri`` resets the tracer provider).
+    "mlflow.tracing.processor.base_mlflow",
     "app.integrations.registry.mlmodel",
     "app.integrations.registry.store",
     # The evaluation report's images.
