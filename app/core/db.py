@@ -196,3 +196,31 @@ def listen(engine: Engine, channel: str, on_notify: Callable[[], None], stop: Ev
         except psycopg.Error:
             logger.warning("listening on %s failed; retrying", channel, exc_info=True)
             stop.wait(1.0)
+
+
+def _on_foreign_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    import sqlite3
+
+    cursor = dbapi_connection.cursor()
+    try:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:
+            # Leaving the rollback journal needs the file to itself, and another process held
+            # it. The connection works as before; a later one switches the file.
+            pass
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def tune_sqlite_engine(engine: Any) -> None:
+    """WAL and ``synchronous=NORMAL`` on each connection of a SQLite engine that another library
+    built and keeps (MLflow's stores), as on ours; once per engine, and nothing else of its
+    transactions changes. Its open connections are closed: they lack the settings."""
+    if engine.dialect.name != "sqlite" or event.contains(
+        engine, "connect", _on_foreign_sqlite_connect
+    ):
+        return
+    event.listen(engine, "connect", _on_foreign_sqlite_connect)
+    engine.dispose()

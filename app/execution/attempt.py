@@ -28,7 +28,7 @@ from app.execution.child import (
     process_start_time,
 )
 from app.execution.payload import AttemptPayload
-from app.execution.registration import RegistryRun
+from app.execution.registration import RegistryRun, open_registry
 from app.integrations.data_layer import DataLayerClientInterface, build_data_client
 from app.integrations.registry.interface import ModelRegistryClientInterface
 from app.jobs.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
@@ -389,6 +389,7 @@ def run_spare(handoff: Any, payload: AttemptPayload) -> None:
     settings, repository = _prepare(payload)
     try:
         _warm(repository)
+        open_registry(payload.model_registry_client)
     except Exception:  # an optimisation only; the attempt's own writes will tell
         logger.debug("warming the spare attempt failed", exc_info=True)
     try:

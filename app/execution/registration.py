@@ -59,6 +59,13 @@ def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
         logger.error("the model registry is not usable: %s", exc.message)
 
 
+def open_registry(client: ModelRegistryClientInterface | None) -> None:
+    """In a spare attempt process, before it is given a job: build the MLflow client and its
+    stores (their schema checks and engines), so that the job does not."""
+    if isinstance(client, MlflowRegistryClient):
+        client.mlflow()
+
+
 def _tag_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 

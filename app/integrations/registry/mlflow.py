@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from app.core.exceptions import ModelRegistryError
 from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
+from app.integrations.registry.store import create_store, is_sql_store, open_client
 
 # MLflow 3 reports usage to a remote host from a thread it starts at import time unless told
 # not to. A self-hosted service must not call out on its own; an operator who wants the
@@ -137,32 +138,18 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         Two training processes opening a new SQLite store at the same time would both try to
         create its tables; the service calls this at start-up so they never have to.
         """
-        scheme = self.tracking_uri.split(":", 1)[0].split("+", 1)[0]
-        if scheme not in ("sqlite", "postgresql", "mysql", "mssql"):
-            return
-
-        def create() -> None:
-            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
+        if is_sql_store(self.tracking_uri):
             root = self.artifact_root
-            if root is not None:
-                root.mkdir(parents=True, exist_ok=True)
-            # A new database gets its Default experiment here, with its artifacts under
-            # ``artifact_root`` rather than in ./mlruns.
-            SqlAlchemyStore(self.tracking_uri, root.as_uri() if root else "./mlruns")  # type: ignore[no-untyped-call]
-
-        self._call("create the tracking store", create)
+            self._call("create the tracking store", lambda: create_store(self.tracking_uri, root))
 
     def mlflow(self) -> Any:
-        """The ``MlflowClient`` of this process (made on first use). Making it opens the
-        store, which fails like any other registry call: as a ``ModelRegistryError``."""
+        """The ``MlflowClient`` of this process (made on first use, with both of its stores).
+        Making it opens the stores, which fails like any other registry call: as a
+        ``ModelRegistryError``."""
         with self._lock:
             if self._client is None:
-                from mlflow.tracking import MlflowClient
-
                 self._client = self._call(
-                    "open the tracking store",
-                    lambda: MlflowClient(tracking_uri=self.tracking_uri),
+                    "open the tracking store", lambda: open_client(self.tracking_uri)
                 )
             return self._client
 

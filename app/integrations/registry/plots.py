@@ -15,6 +15,9 @@ MAX_LABELS_ANNOTATED = 20
 MAX_FEATURES_DRAWN = 20
 # Curves differ in line style as well as colour: colour is never the only signal.
 LINE_STYLES = ("-", "--", "-.", ":")
+# A title at a fixed height: placing it clear of the axes' decorations (matplotlib's default)
+# lays out the axes once more, some 7% of an image's cost; nothing is drawn above these axes.
+TITLE_Y = 1.0
 
 
 def _figure(*, left: float = 0.15, bottom: float = 0.13) -> Any:
@@ -26,6 +29,12 @@ def _figure(*, left: float = 0.15, bottom: float = 0.13) -> Any:
     figure.subplots_adjust(left=left, bottom=bottom, right=0.96, top=0.91)
     FigureCanvasAgg(figure)
     return figure
+
+
+def _axes(figure: Any) -> Any:
+    axes = figure.add_subplot()
+    axes.set_title("", y=TITLE_Y)  # a title set later keeps this fixed position
+    return axes
 
 
 def _save(figure: Any, path: Path) -> Path:
@@ -41,7 +50,7 @@ def confusion_matrix(report: dict[str, Any], path: Path) -> Path:
     labels = report["labels"]
     matrix = report["confusion_matrix"]
     figure = _figure(left=0.25, bottom=0.25)
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     axes.imshow(matrix, cmap="Blues")
     ticks = range(len(labels))
     axes.set_xticks(ticks, labels, rotation=45, ha="right")
@@ -60,7 +69,7 @@ def confusion_matrix(report: dict[str, Any], path: Path) -> Path:
 
 def roc(curves: list[dict[str, Any]], path: Path) -> Path:
     figure = _figure()
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     for i, curve in enumerate(curves):
         auc = curve.get("auc")
         name = f"{curve['label']} (AUC {auc:.3f})" if auc is not None else curve["label"]
@@ -74,7 +83,7 @@ def roc(curves: list[dict[str, Any]], path: Path) -> Path:
 
 def precision_recall(curves: list[dict[str, Any]], path: Path) -> Path:
     figure = _figure()
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     for i, curve in enumerate(curves):
         ap = curve.get("average_precision")
         name = f"{curve['label']} (AP {ap:.3f})" if ap is not None else curve["label"]
@@ -89,7 +98,7 @@ def precision_recall(curves: list[dict[str, Any]], path: Path) -> Path:
 
 def calibration(curves: list[dict[str, Any]], path: Path) -> Path:
     figure = _figure()
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     for curve in curves:
         axes.plot(_points(curve["prob_pred"]), _points(curve["prob_true"]), marker="o",
                   label=curve["label"])  # fmt: skip
@@ -103,7 +112,7 @@ def calibration(curves: list[dict[str, Any]], path: Path) -> Path:
 def predicted_vs_actual(sample: dict[str, Any], path: Path) -> Path:
     actual, predicted = _points(sample["actual"]), _points(sample["predicted"])
     figure = _figure()
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     axes.scatter(actual, predicted, s=8, alpha=0.6)
     finite = [v for v in actual + predicted if v == v]
     if finite:
@@ -117,7 +126,7 @@ def residuals(histogram: dict[str, Any], path: Path) -> Path:
     edges = _points(histogram["bin_edges"])
     counts = histogram["counts"]
     figure = _figure()
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
     axes.bar(edges[:-1], counts, width=widths, align="edge", edgecolor="white")
     axes.set(xlabel="residual (actual - predicted)", ylabel="rows", title="Residuals")
@@ -128,7 +137,7 @@ def feature_importance(importance: dict[str, Any], path: Path) -> Path:
     features = importance["features"][:MAX_FEATURES_DRAWN][::-1]
     longest = max((len(f["feature"]) for f in features), default=0)
     figure = _figure(left=min(0.55, 0.1 + 0.016 * longest))
-    axes = figure.add_subplot()
+    axes = _axes(figure)
     axes.barh(
         [f["feature"] for f in features],
         [f["importance_mean"] or 0.0 for f in features],

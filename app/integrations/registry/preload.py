@@ -11,6 +11,17 @@ for _name in (
     "mlflow.tracking",
     "mlflow.store.tracking.sqlalchemy_store",
     "mlflow.store.model_registry.sqlalchemy_store",
+    # What logging a model folder uses (its MLmodel, signature and environment files), imported
+    # lazily by MLflow: tens of milliseconds in every job otherwise.
+    "mlflow.pyfunc",
+    "mlflow.models",
+    "mlflow.models.signature",
+    "mlflow.utils.environment",
+    # Imported (OpenTelemetry's metrics SDK with it) each time the tracking URI is set around
+    # a model version's creation (``mlflow.set_tracking_uri`` resets the tracer provider).
+    "mlflow.tracing.processor.base_mlflow",
+    "app.integrations.registry.mlmodel",
+    "app.integrations.registry.store",
     # The evaluation report's images.
     "matplotlib.figure",
     "matplotlib.backends.backend_agg",
