@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Dialect, Engine
 
-from app.core.db import LOOP_READ_TIMEOUT_SECONDS
+from app.core.db import LOOP_READ_TIMEOUT_SECONDS, json_loads
 from app.jobs.models import TrainingJob
 
 
@@ -179,9 +179,16 @@ class AsyncStatusReader:
                 "connect_timeout": LOOP_READ_TIMEOUT_SECONDS,
                 "options": f"-c statement_timeout={LOOP_READ_TIMEOUT_SECONDS * 1000}",
             },
+            configure=self._configure,
             open=False,
             name="trainyard-status",
         )
+
+    @staticmethod
+    async def _configure(connection: Any) -> None:
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(json_loads, connection)
 
     async def open(self) -> None:
         """Start the pool; its first connection is made in the background."""
