@@ -226,7 +226,10 @@ class JobService:
             "postgresql",
             "psycopg",
         ):
-            reader = AsyncStatusReader(self.repository.engine)
+            reader = AsyncStatusReader(
+                self.repository.engine,
+                fallback=lambda job_id, tenant: self.repository.read_status(job_id, tenant=tenant),
+            )
             await reader.open()
             self._async_status = reader
 

@@ -87,6 +87,25 @@ def test_on_postgresql_the_route_awaits_the_read_on_the_async_pool(client: TestC
     assert reader.pool.get_stats()["requests_num"] == before + 2
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_with_no_async_connection_to_be_had_the_read_is_made_inline(client: TestClient) -> None:
+    jobs: JobService = client.app.state.jobs  # type: ignore[attr-defined]
+    reader = jobs._async_status
+    assert reader is not None
+    job_id = client.post("/v1/training-jobs", json=job_request()).json()["job_id"]
+    wait_for_job(client, job_id)
+    portal = client.portal  # type: ignore[attr-defined]
+    held = [portal.call(reader.pool.getconn) for _ in range(reader.POOL_MAX)]
+    try:
+        response = client.get(f"/v1/training-jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        assert response.json() == orm_status(client, job_id)
+    finally:
+        for connection in held:
+            portal.call(reader.pool.putconn, connection)
+
+
 # A SQLite file has no connection to lose: PostgreSQL only.
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

@@ -16,6 +16,7 @@ on a dropped connection, the same tenant scoping and the same row.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ STATUS_BY_ID = select(*(getattr(TrainingJob, name).label(name) for name in STATU
 )
 
 Processor = Callable[[Any], Any] | None
+logger = logging.getLogger(__name__)
 
 
 def _processors(dialect: Dialect, description: Any) -> list[Processor]:
@@ -154,7 +156,8 @@ class StatusReader:
 class AsyncStatusReader:
     """PostgreSQL: ``STATUS_BY_ID`` on psycopg's async connections, for the event loop.
 
-    Made and closed on the loop that uses it (the application's lifespan). Like the loop's
+    Made and closed on the loop that uses it (the application's lifespan). When the pool has no
+    connection to give within the timeout, ``fallback`` (the inline read) answers. Like the loop's
     synchronous pool (``create_loop_read_engine``): a few connections in autocommit, 2 s to get
     or open one and 2 s per statement, no ping before a read, and a read that met a connection
     the server dropped is retried once on another (the pool throws the broken one away).
@@ -162,12 +165,15 @@ class AsyncStatusReader:
 
     POOL_MAX = 4
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, fallback: Callable[[uuid.UUID, str], StatusRow | None]
+    ) -> None:
         from psycopg_pool import AsyncConnectionPool
 
         if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
             raise ValueError("AsyncStatusReader reads PostgreSQL through psycopg only")
         self.statement = _Compiled(engine.dialect)
+        self.fallback = fallback
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.pool = AsyncConnectionPool(
             conninfo,
@@ -211,8 +217,16 @@ class AsyncStatusReader:
 
     async def read(self, job_id: uuid.UUID, tenant: str) -> StatusRow | None:
         """The status of ``tenant``'s job ``job_id``; None when there is no such job."""
+        from psycopg_pool import PoolTimeout
+
         arguments = self.statement.arguments(job_id, tenant)
         try:
-            return await self._fetch(arguments)
-        except _Disconnected:
-            return await self._fetch(arguments)  # the pool discarded the dead connection
+            try:
+                return await self._fetch(arguments)
+            except _Disconnected:
+                return await self._fetch(arguments)  # the pool discarded the dead connection
+        except PoolTimeout:
+            # No connection within the timeout (all busy, or being made again after the server
+            # dropped them): read inline on the loop's own pool, as a SQLite read does.
+            logger.warning("no async connection for the status read in time; reading inline")
+            return self.fallback(job_id, tenant)
