@@ -60,12 +60,14 @@ def create_app(
         app.state.webhooks = WebhookService(repository=hooks, settings=settings)
         sender = WebhookSender(jobs=svc.repository, webhooks=hooks, settings=settings)
         retention = RetentionSweeper(jobs=svc.jobs, settings=settings)
+        await svc.jobs.open_async_reads()
         svc.start()
         sender.start()
         retention.start()
         try:
             yield
         finally:
+            await svc.jobs.close_async_reads()
             retention.stop()
             sender.stop()
             await hub.close()

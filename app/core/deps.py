@@ -31,6 +31,12 @@ async def get_tenant(
     return keyring.tenant_for(credentials.credentials if credentials else api_key)
 
 
+async def request_tenant(request: Request) -> str:
+    """``get_tenant`` for a route that does not solve dependencies (``app.core.routing``): the
+    same schemes, called here rather than declared, so the OpenAPI document is unchanged."""
+    return await get_tenant(request, await bearer(request), await api_key_header(request))
+
+
 async def guard_metrics(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
-from app.core.deps import TenantDep
+from app.core.deps import TenantDep, request_tenant
 from app.core.problems import PROBLEM_RESPONSE as PROBLEM
 from app.core.problems import UNAUTHENTICATED
+from app.core.routing import direct_route
 from app.jobs.lifecycle import JobStatus
 from app.jobs.schemas import (
     EvaluationReport,
@@ -106,17 +107,42 @@ def list_training_jobs(
     )
 
 
-@router.get(
-    "/{job_id}",
-    response_model=TrainingJobStatusResponse,
-    responses={**NOT_FOUND, **INVALID},
-)
+async def _status_response(jobs: JobService, job_id: uuid.UUID, tenant: str) -> Response:
+    # The hot path: read on the event loop (one indexed row on a pool of its own; awaited on
+    # PostgreSQL) and encoded here once; FastAPI would validate the model again.
+    found = await jobs.read_status(job_id, tenant=tenant)
+    return Response(found.model_dump_json(by_alias=True), media_type="application/json")
+
+
 async def get_training_job(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> Response:
     """The status of one training job."""
-    # The hot path: read on the event loop (one indexed row on a pool of its own, see
-    # create_loop_read_engine) and encoded here once; FastAPI would validate the model again.
-    found = jobs.get_status(job_id, tenant=tenant)
-    return Response(found.model_dump_json(by_alias=True), media_type="application/json")
+    return await _status_response(jobs, job_id, tenant)
+
+
+async def serve_status(request: Request) -> Response | None:
+    """``get_training_job`` without FastAPI's dependency solving, for a job id in the canonical
+    form (36 characters, lower or upper case); any other id goes to FastAPI's validation."""
+    raw: str = request.path_params["job_id"]
+    if len(raw) != 36:
+        return None
+    try:
+        job_id = uuid.UUID(raw)
+    except ValueError:
+        return None
+    if str(job_id) != raw.lower():
+        return None
+    return await _status_response(await get_jobs(request), job_id, await request_tenant(request))
+
+
+# Polled by every client: served by ``serve_status`` first (see app.core.routing).
+router.add_api_route(
+    "/{job_id}",
+    get_training_job,
+    methods=["GET"],
+    response_model=TrainingJobStatusResponse,
+    responses={**NOT_FOUND, **INVALID},
+    route_class_override=direct_route(serve_status),
+)
 
 
 @router.delete(

@@ -43,6 +43,7 @@ from app.jobs.repository import (
     Removed,
     StatusRow,
 )
+from app.jobs.repository.status import AsyncStatusReader
 from app.jobs.schemas import (
     DataProfile,
     EvaluationReport,
@@ -112,6 +113,7 @@ class JobService:
         self.settings = settings
         self.data_client = data_client
         self.dispatch = dispatch
+        self._async_status: AsyncStatusReader | None = None
 
     def owned_job(self, job_id: uuid.UUID, tenant: str) -> TrainingJob:
         """The job, if it exists and belongs to ``tenant``; another tenant's job is not found."""
@@ -204,6 +206,37 @@ class JobService:
         if row is None:
             raise ResourceNotFoundError(f"training job {job_id} not found")
         return to_status(row)
+
+    async def read_status(self, job_id: uuid.UUID, *, tenant: str) -> TrainingJobStatusResponse:
+        """``get_status`` for the event loop: on PostgreSQL the read awaits the server (the loop
+        serves other requests meanwhile) once ``open_async_reads`` ran on this loop; on SQLite
+        it is ``get_status`` itself, a local read that never waits for a writer."""
+        reader = self._async_status
+        if reader is None:
+            return self.get_status(job_id, tenant=tenant)
+        row = await reader.read(job_id, tenant)
+        if row is None:
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        return to_status(row)
+
+    async def open_async_reads(self) -> None:
+        """Start the async status reads on the running loop (PostgreSQL through psycopg)."""
+        dialect = self.repository.engine.dialect
+        if self._async_status is None and (dialect.name, dialect.driver) == (
+            "postgresql",
+            "psycopg",
+        ):
+            reader = AsyncStatusReader(
+                self.repository.engine,
+                fallback=lambda job_id, tenant: self.repository.read_status(job_id, tenant=tenant),
+            )
+            await reader.open()
+            self._async_status = reader
+
+    async def close_async_reads(self) -> None:
+        reader, self._async_status = self._async_status, None
+        if reader is not None:
+            await reader.close()
 
     def search(
         self,

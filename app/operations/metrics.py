@@ -34,6 +34,20 @@ class HttpMetrics:
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request counter and latency histogram of one label set, looked up once: a
+        ``labels()`` call checks and joins its values under a lock on every request. The keys
+        are few (a route is its template, an unmatched path is one label)."""
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        return found
 
 
 def route_template(scope: Scope, status: int) -> str:
@@ -69,10 +83,12 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = route_template(scope, status)
-            method = scope.get("method", "")
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            count, latency = self.metrics.series(
+                scope.get("method", ""), route_template(scope, status), status
+            )
+            count.inc()
+            latency.observe(elapsed)
 
 
 def _histogram_family(

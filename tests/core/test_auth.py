@@ -61,6 +61,30 @@ def test_keys_are_required_and_checked(keyed: TestClient) -> None:
     assert keyed.get("/readyz").status_code == 200
 
 
+def test_the_status_route_checks_keys_as_every_route_does(keyed: TestClient) -> None:
+    # The status route is served without FastAPI's dependency solving (app.core.routing); its
+    # authentication must answer exactly as the solved dependency does on the list route.
+    job_id = keyed.post("/v1/training-jobs", json=job_request(), headers=bearer(KEY_A)).json()[
+        "job_id"
+    ]
+    status = f"/v1/training-jobs/{job_id}"
+    for headers in ({}, bearer("wrong"), {"X-API-Key": "wrong"}, {"Authorization": KEY_A}):
+        answer, reference = (
+            keyed.get(status, headers=headers),
+            keyed.get("/v1/training-jobs", headers=headers),
+        )
+        assert answer.status_code == reference.status_code == 401, headers
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers.get("www-authenticate") == reference.headers.get("www-authenticate")
+        assert answer.json()["detail"] == reference.json()["detail"]
+    assert keyed.get(status, headers=bearer(KEY_A)).json()["job_id"] == job_id
+    assert keyed.get(status, headers={"X-API-Key": KEY_A}).json()["job_id"] == job_id
+    # A Bearer header that is not a valid key is refused even beside a valid X-API-Key.
+    both = {**bearer("wrong"), "X-API-Key": KEY_A}
+    assert keyed.get(status, headers=both).status_code == 401
+    assert keyed.get(status, headers=bearer(KEY_B)).status_code == 404
+
+
 def test_a_tenant_cannot_reach_another_tenants_job(keyed: TestClient) -> None:
     job_id = keyed.post("/v1/training-jobs", json=job_request(), headers=bearer(KEY_A)).json()[
         "job_id"
