@@ -65,7 +65,9 @@ async def run_search(service: MLModelTrainingService) -> dict[str, Any]:
         await asyncio.sleep(0.2)
     elapsed = time.perf_counter() - started
     trials = service.jobs.trials(job.job_id, tenant="")
+    timeline = trace(service, job.job_id)
     return {
+        "timeline": timeline,
         "status": status.status.value,
         "seconds": elapsed,
         "trials": len(trials),
@@ -77,6 +79,93 @@ async def run_search(service: MLModelTrainingService) -> dict[str, Any]:
         # the speed of each (on a loaded machine two at once each run slower).
         "busy": sum(t.duration_seconds or 0 for t in trials) / elapsed,
     }
+
+
+def trace(service: MLModelTrainingService, job_id: uuid.UUID) -> dict[str, Any]:
+    """Where the run's time went, from the database: the job's stage events, each unit's
+    claim (``search_trial.started_at``) and its trial's start and end, per worker."""
+    from sqlalchemy import select
+
+    from app.jobs.models import SearchTrial, TrainingJob, Trial
+
+    with service.repository.reader() as session:
+        job = session.get(TrainingJob, job_id)
+        assert job is not None
+        units = {
+            u.number: u
+            for u in session.scalars(select(SearchTrial).where(SearchTrial.job_id == job_id))
+        }
+        trials = list(session.scalars(select(Trial).where(Trial.job_id == job_id)))
+        created = job.created_at
+        claimed = job.started_at
+    events = service.jobs.events(job_id, tenant="")
+    zero = created
+
+    def at(moment: Any) -> float:
+        return round((moment - zero).total_seconds(), 2)
+
+    stages: dict[str, float] = {}
+    for event in events:
+        stages.setdefault(event.stage.value, at(event.created_at))
+    stages["claimed"] = at(claimed)
+    rows = []
+    for trial in sorted(trials, key=lambda t: t.started_at):
+        unit = units.get(trial.number)
+        rows.append(
+            {
+                "number": trial.number,
+                "worker": trial.worker,
+                "claimed": at(unit.started_at) if unit and unit.started_at else None,
+                "started": at(trial.started_at),
+                "finished": at(trial.finished_at),
+            }
+        )
+    return {"stages": stages, "trials": rows, "created": created}
+
+
+def print_trace(row: dict[str, Any]) -> None:
+    """The timeline of one run: stages, then per process its trials and the gaps between."""
+    timeline = row["timeline"]
+    stages = timeline["stages"]
+    print(
+        f"  {row['label']}: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in sorted(stages.items(), key=lambda kv: kv[1]))
+    )
+    for name, text in row.get("worker_logs", {}).items():
+        for line in text.splitlines():
+            if "trainyard." in line and ("received" in line or "succeeded" in line):
+                print(f"    {name}: {line[:200]}")
+    trials = timeline["trials"]
+    if not trials:
+        return
+    by_worker: dict[str, list[dict[str, Any]]] = {}
+    for trial in trials:
+        by_worker.setdefault(str(trial["worker"]), []).append(trial)
+    for worker, mine in by_worker.items():
+        busy = sum(t["finished"] - t["started"] for t in mine)
+        gaps = [
+            b["claimed"] - a["finished"]
+            for a, b in zip(mine, mine[1:], strict=False)
+            if b["claimed"]
+        ]
+        starts = [t["started"] - t["claimed"] for t in mine if t["claimed"] is not None]
+        print(
+            f"    {worker}: {len(mine)} trials, first claimed {mine[0]['claimed']}, "
+            f"last finished {mine[-1]['finished']:.2f}, busy {busy:.1f} s, "
+            f"claim-to-start {sum(starts) / max(1, len(starts)):.2f} s avg, "
+            f"gap to next claim {sum(gaps):.2f} s total"
+        )
+    first = min(t["claimed"] or t["started"] for t in trials)
+    last = max(t["finished"] for t in trials)
+    fixed_before = first
+    after = stages.get("done", last) - last
+    print(
+        f"    fixed: submit to first trial claim {fixed_before:.2f} s "
+        f"(claim {stages['claimed']:.2f}, tuning stage at {stages.get('tuning', float('nan')):.2f})"
+        f", last trial to completed {after:.2f} s (refit to evaluating "
+        f"{stages.get('evaluating', last) - last:.2f} s, evaluating to done "
+        f"{stages.get('done', last) - stages.get('evaluating', last):.2f} s)"
+    )
 
 
 def local_round(slots: int, work: Path) -> dict[str, Any]:
@@ -118,7 +207,9 @@ def celery_round(workers: int, work: Path, server: str, redis_url: str) -> dict[
     service = MLModelTrainingService(settings=settings)
     try:
         service.start()
-        return {"label": f"celery, {workers} worker(s)", **asyncio.run(run_search(service))}
+        row = {"label": f"celery, {workers} worker(s)", **asyncio.run(run_search(service))}
+        row["worker_logs"] = {worker.name: worker.log() for worker in pool}
+        return row
     finally:
         service.close()
         for worker in pool:
@@ -140,6 +231,8 @@ def report(rows: list[dict[str, Any]]) -> None:
                 f"{row['seconds'] / narrow['seconds']:.2f}x |"
             )
     print(f"median ratio wide/narrow over {len(ratios)} round(s): {statistics.median(ratios):.2f}x")
+    for row in rows:
+        print_trace(row)
 
 
 def main() -> None:

@@ -34,11 +34,17 @@ TASK_NAME = "trainyard.run_training_job"
 # "Run the next trial of job J": a token, not a trial. Any number of them may be in flight;
 # each claims whatever unit is pending when it runs, so a duplicate or late one is harmless.
 TRIAL_TASK_NAME = "trainyard.run_trial"
-# How long a token waits for a unit (the search is still preparing its data, or every unit
-# is taken) before it goes back to the end of the queue, letting other messages by.
+# How long a token waits for a unit while every unit of a tuning search is taken before it
+# goes back to the end of the queue, letting other messages by.
 TOKEN_WAIT_SECONDS = 2.0
-# Stages during which a search can still hand out units.
+# While the search still reads and prepares its data its units are seconds away, and the
+# token is how this worker's slot takes part: it waits for them up to this long.
+PREPARE_WAIT_SECONDS = 60.0
+TOKEN_POLL_SECONDS = 0.05
+# Stages during which a search can still hand out units; the first two come before its
+# units exist.
 SEARCH_STAGES = ("fetching_data", "preprocessing", "tuning")
+PREPARING_STAGES = SEARCH_STAGES[:2]
 # Redis hands an unacknowledged message to another worker after the visibility timeout, so
 # it must outlast the longest attempt: the runtime limit plus time to start and to record.
 VISIBILITY_MARGIN_SECONDS = 900
@@ -80,9 +86,15 @@ class WorkerRuntime:
                 self._owner = (os.getpid(), worker_name("celery"))
             return self._owner[1]
 
-    def search_open(self, job_id: uuid.UUID) -> bool:
+    def search_stage(self, job_id: uuid.UUID) -> str | None:
+        """The stage of job ``job_id`` while it is a running search that may hand out units."""
         job = self.repository.get_job(job_id)
-        return job is not None and job.status == "running" and job.stage in SEARCH_STAGES
+        if job is None or job.status != "running" or job.stage not in SEARCH_STAGES:
+            return None
+        return job.stage
+
+    def search_open(self, job_id: uuid.UUID) -> bool:
+        return self.search_stage(job_id) is not None
 
     def run_trial(self, job_id: str, *, republish: Callable[[], object]) -> str:
         """Take a token of job ``job_id``: run its next pending unit in a child, then pass the
@@ -98,7 +110,8 @@ class WorkerRuntime:
             logger.error("ignoring a trial token with a malformed job id %r", job_id)
             return "invalid"
         settings = self.settings
-        deadline = time.monotonic() + TOKEN_WAIT_SECONDS
+        received = time.monotonic()
+        deadline = received + TOKEN_WAIT_SECONDS
         while True:
             if self._stopping.is_set():
                 return "skipped"
@@ -107,12 +120,18 @@ class WorkerRuntime:
             )
             if claim is not None:
                 break
-            if not self.search_open(job_uuid):
+            stage = self.search_stage(job_uuid)
+            if stage is None:
                 return "skipped"
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if stage in PREPARING_STAGES and now - received < PREPARE_WAIT_SECONDS:
+                # Its units are about to be created: going to the back of the queue now would
+                # leave this slot idle when they are.
+                deadline = now + TOKEN_WAIT_SECONDS
+            elif now >= deadline:
                 republish()
                 return "waiting"
-            time.sleep(0.05)
+            time.sleep(TOKEN_POLL_SECONDS)
         TrialSlot(
             self.repository, claim, AttemptPayload(settings=settings.model_dump(mode="json"))
         ).run()
@@ -290,6 +309,19 @@ def _warm_up(sender: Any = None, **_: Any) -> None:
         warm_up()
     except Exception:
         logger.exception("could not warm up the forkserver; jobs will start cold")
+    # The tasks import the supervisor and the trial slot, and with them the trainer
+    # (pandas, scikit-learn): seconds that the first job message and the first trial token
+    # of this worker would otherwise spend between "received" and their claim.
+    import app.execution.registration
+    import app.execution.supervisor
+    import app.execution.trials  # noqa: F401
+
+    # And connect to the database once, so the first claim does not pay for it either.
+    for runtime in list(_RUNTIMES):
+        try:
+            runtime.repository.get_job(uuid.uuid4())
+        except Exception:
+            logger.exception("could not reach the database yet; the first claim will retry")
 
 
 def _hand_back(**_: Any) -> None:

@@ -255,6 +255,10 @@ class DistributedSearch:
         self.owner = f"attempt-{attempt}@{worker_label()}"
         self.imported = imported or []
         self.log_trial = log_trial
+        # The refit's input, and a refit made while the last trials ran on other slots:
+        # (its parameters, its result or None when it failed).
+        self._refit_input: tuple[Prepared, Any, Any] | None = None
+        self._early: tuple[dict[str, Any], Any] | None = None
 
     def __call__(
         self,
@@ -275,6 +279,8 @@ class DistributedSearch:
         X, y = X.reset_index(drop=True), y.reset_index(drop=True)
         prepared = Prepared(trial_pipeline, X, y, task, seed, tuning)
         prepared.save(prepared_path(self.settings.artifact_root, self.job_id))
+        to_refit = Prepared(pipeline, X, y, task, seed, tuning)
+        self._refit_input = (to_refit, X, y)
         if self.imported:
             self.trials.import_trials(self.job_id, self.attempt, self.imported)
         created = self.trials.create(self.job_id, self.attempt, initial_units(prepared))
@@ -302,7 +308,11 @@ class DistributedSearch:
         if imported:
             notes.append(f"{imported} trials imported by warm start count toward the best")
         progress("tuning", 1.0, f"refitting the best of {len(finished)} trials on every row")
-        final, fitted = refit(Prepared(pipeline, X, y, task, seed, tuning), X, y, best["params"])
+        early = self._early
+        if early is not None and early[1] is not None and early[0] == dict(best["params"]):
+            final, fitted = early[1]
+        else:
+            final, fitted = refit(to_refit, X, y, best["params"])
         notes.extend(fitted.notes)
         return SearchOutcome(
             final, dict(best["params"]), float(best["mean_score"]), finished, notes, fitted.metrics
@@ -351,7 +361,29 @@ class DistributedSearch:
                 if claim is not None:
                     execute(self.repository, claim, prepared, lease)
                     continue
+                if counts.running and not more:
+                    if self._refit_early(tuning["strategy"]):
+                        continue
             time.sleep(WAIT_SECONDS)
+
+    def _refit_early(self, strategy: str) -> bool:
+        """Nothing is left to claim and other slots run the search's last trials: refit the
+        best so far on this slot's core, which would otherwise wait for them. It is kept when
+        that configuration is still the best at the end (the same parameters and seed make
+        the same model); True when a refit was made."""
+        best = best_of(self._finished(), strategy)
+        if best is None or self._refit_input is None:
+            return False
+        params = dict(best["params"])
+        if self._early is not None and self._early[0] == params:
+            return False
+        prepared, X, y = self._refit_input
+        try:
+            self._early = (params, refit(prepared, X, y, params))
+        except Exception as exc:  # the refit at the end tries again and reports the error
+            logger.warning("refitting the best so far failed: %s: %s", type(exc).__name__, exc)
+            self._early = (params, None)
+        return True
 
     def _summary(self, done: int, budget: int) -> str:
         text = f"trial {done} of {budget}"

@@ -30,6 +30,7 @@ WORKER_SETTINGS = (
     "max_n_jobs",
     "max_rows",
     "max_bytes",
+    "evaluation_importance_seconds",
 )
 
 
