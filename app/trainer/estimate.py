@@ -27,6 +27,7 @@ real data, extrapolated.
 
 from __future__ import annotations
 
+import math
 import time
 import tracemalloc
 import warnings
@@ -38,6 +39,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from app.trainer.fitting import fit_pipeline
+from app.trainer.importance import CHUNK_SHARE, copies_per_chunk
 from app.trainer.search_space import planned_trials
 
 PROBE_ROWS = 3000
@@ -174,17 +176,25 @@ def _round_factors(tuning: dict[str, Any] | None, name: str | None, base: int, s
 
 
 def _importance_seconds(budget: Any, model: Any, X_val: pd.DataFrame, scale: float) -> float:
-    """The evaluation report's permutation importance: one prediction of at most
-    ``max_rows`` holdout rows per column and repeat, within its time budget (the probe's
-    prediction, scaled to the model's rounds, stands for one)."""
+    """The evaluation report's permutation importance: every column x repeat copy of at most
+    ``max_rows`` holdout rows goes through the pipeline in chunks (``importance``), so its cost
+    is the number of chunks times one chunk's prediction, timed here on a chunk of the same
+    size (the probe's model, scaled to the model's rounds), within the time budget."""
     if budget is None or budget.seconds <= 0 or len(X_val) < 2:
         return 0.0
     rows = X_val.iloc[: budget.max_rows]
+    copies = rows.shape[1] * budget.n_repeats
     try:
         once = _predict_seconds(model, rows) * scale
+        per_chunk = min(
+            copies,
+            copies_per_chunk(len(rows), rows.shape[1], once, budget.seconds * CHUNK_SHARE),
+        )
+        chunk = pd.concat([rows] * per_chunk, ignore_index=True)
+        seconds = _predict_seconds(model, chunk) * scale * math.ceil(copies / per_chunk)
     except Exception:  # the report would skip it as well
         return 0.0
-    return float(min(budget.seconds, once * X_val.shape[1] * budget.n_repeats))
+    return float(min(budget.seconds, seconds + once))
 
 
 def estimate(

@@ -80,7 +80,7 @@ def _permuted_copies(X: pd.DataFrame, shuffles: list[tuple[int, np.ndarray]]) ->
     return pd.DataFrame(data, columns=X.columns)
 
 
-def _copies_per_chunk(rows: int, columns: int, copy_seconds: float, seconds: float) -> int:
+def copies_per_chunk(rows: int, columns: int, copy_seconds: float, seconds: float) -> int:
     """Copies that fit ``MAX_CHUNK_ROWS``, ``MAX_CHUNK_CELLS`` and, at ``copy_seconds``
     each, ``seconds``."""
     by_rows = MAX_CHUNK_ROWS // max(rows, 1)
@@ -124,7 +124,7 @@ def _repeats(
         if now > deadline:
             break
         left = min(chunk_seconds, deadline - now)
-        chunk = planned[done : done + _copies_per_chunk(rows, columns, copy_seconds, left)]
+        chunk = planned[done : done + copies_per_chunk(rows, columns, copy_seconds, left)]
         shuffles = []
         for repeat, column in chunk:
             if repeat not in streams:

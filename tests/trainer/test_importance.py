@@ -107,13 +107,13 @@ def test_the_report_uses_the_chunked_numbers_for_the_same_seed() -> None:
 
 def test_a_chunk_is_bounded_in_cells_and_by_the_time_left() -> None:
     # 2,000 rows x 10 columns: 20,000 cells a copy; 500 rows x 100 columns: 50,000.
-    assert importance._copies_per_chunk(2000, 10, 1e-6, math.inf) == (
+    assert importance.copies_per_chunk(2000, 10, 1e-6, math.inf) == (
         importance.MAX_CHUNK_ROWS // 2000
     )
-    assert importance._copies_per_chunk(500, 100, 1e-6, math.inf) == (
+    assert importance.copies_per_chunk(500, 100, 1e-6, math.inf) == (
         importance.MAX_CHUNK_CELLS // 50_000
     )
-    assert importance._copies_per_chunk(20_000, 2, 1e-6, math.inf) == 1
+    assert importance.copies_per_chunk(20_000, 2, 1e-6, math.inf) == 1
     # At 0.1 s a copy, 0.35 s left holds 3 copies; never fewer than one.
-    assert importance._copies_per_chunk(10, 2, 0.1, 0.35) == 3
-    assert importance._copies_per_chunk(10, 2, 5.0, 0.35) == 1
+    assert importance.copies_per_chunk(10, 2, 0.1, 0.35) == 3
+    assert importance.copies_per_chunk(10, 2, 5.0, 0.35) == 1
