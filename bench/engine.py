@@ -152,17 +152,20 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-def tree_cpu_seconds(pid: int) -> float:
+def tree_cpu_seconds(pid: int, *, own: bool = False) -> float:
     """CPU seconds of ``pid`` and of every process it started: each living process's own
-    time plus that of its children which have exited (``cutime``/``cstime``)."""
+    time plus that of its children which have exited (``cutime``/``cstime``); ``own``: of
+    ``pid`` alone (the server: API, dispatcher, supervisors)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
-    for current in [pid, *_descendants(pid)]:
+    for current in [pid] if own else [pid, *_descendants(pid)]:
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        # utime stime, and cutime cstime (the server's own children are only the forkserver
+        # and the resource tracker, which live until it ends)
+        total += sum(int(value) for value in fields[11 : 13 if own else 15])
     return total / ticks
 
 
@@ -231,6 +234,50 @@ def _count_statements_here(url: str, work: str) -> None:
         f"statements per job: submit {submit['statements']} ({submit['commits']} commits); "
         f"claim + attempt + record {run['statements']} ({run['commits']} commits)"
     )
+
+
+# Lines of the server's log that mark a job's way, in order: the segments between them show
+# where a job's time goes (the API, the dispatcher, the child, the supervisor).
+MARKS = (
+    ("submitted (", "submitted"),
+    ("started in process", "attempt started"),
+    ("stage preprocessing", "preprocessing"),
+    ("stage training", "training"),
+    ("stage evaluating", "evaluating"),
+    ("stage storing_artifacts", "storing"),
+    ("completed: trained", "completed"),
+    (": recorded", "recorded"),
+)
+
+
+def segments(log: Path, job_ids: set[str]) -> str:
+    """Median milliseconds between consecutive marks of ``job_ids`` in the server's log."""
+    import json
+    from datetime import datetime
+
+    seen: dict[str, dict[str, float]] = {job_id: {} for job_id in job_ids}
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        message = str(record.get("message", ""))
+        job_id = record.get("job_id") or next(
+            (word for word in message.split() if word in seen), None
+        )
+        if job_id not in seen:
+            continue
+        at = datetime.fromisoformat(record["time"]).timestamp()
+        for text, name in MARKS:
+            if text in message:
+                seen[job_id].setdefault(name, at)
+    names = [name for _, name in MARKS]
+    parts = []
+    for first, then in zip(names, names[1:], strict=False):
+        gaps = [(m[then] - m[first]) * 1000 for m in seen.values() if first in m and then in m]
+        if gaps:
+            parts.append(f"{first} -> {then} {statistics.median(gaps):.0f}")
+    return "median ms: " + ", ".join(parts)
 
 
 def run_job(
@@ -305,13 +352,13 @@ def main() -> None:
         other = Path(tempfile.mkdtemp(prefix="trainyard-bench-reference-"))
         other_url = f"sqlite:///{other}/bench.db"
         if url.startswith("postgresql"):
-            other_url = url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1] + "_reference"
-            ensure_database(other_url)
+            other_url = url + "_reference"
         servers = {"reference": (args.reference_root.resolve(), other_url, other), **servers}
     clients: dict[str, httpx.Client] = {}
     processes: dict[str, subprocess.Popen[bytes]] = {}
     for name, (root, db_url, folder) in servers.items():
         if db_url.startswith("postgresql"):
+            ensure_database(db_url)
             reset_postgres(db_url)
         migrate(db_url)
         port = free_port()
@@ -335,14 +382,19 @@ def main() -> None:
         for each in clients.values():
             run_job(each, TINY)  # warm the server and the forkserver
         walls: dict[str, list[float]] = {name: [] for name in clients}
+        tiny_ids: dict[str, set[str]] = {name: set() for name in clients}
         cpu: dict[str, float] = dict.fromkeys(clients, 0.0)
+        server_cpu: dict[str, float] = dict.fromkeys(clients, 0.0)
         for _ in range(args.tiny):
             for name, each in clients.items():
                 before = tree_cpu_seconds(processes[name].pid)
+                before_own = tree_cpu_seconds(processes[name].pid, own=True)
                 wall, status = run_job(each, TINY)
                 assert status["status"] == "completed", status
                 walls[name].append(wall)
+                tiny_ids[name].add(str(status["job_id"]))
                 cpu[name] += tree_cpu_seconds(processes[name].pid) - before
+                server_cpu[name] += tree_cpu_seconds(processes[name].pid, own=True) - before_own
         local = in_process_fit(args.tiny)
         print(f"same training in process:      median {statistics.median(local) * 1000:.1f} ms")
         for name in clients:
@@ -353,10 +405,12 @@ def main() -> None:
                 f"p90 {percentile(walls[name], 90) * 1000:.0f} ms "
                 f"({args.tiny} jobs one at a time); overhead per job: median "
                 f"{overhead * 1000:.0f} ms; CPU per job (server and its processes, "
-                f"polling included): {cpu[name] / args.tiny * 1000:.0f} ms"
+                f"polling included): {cpu[name] / args.tiny * 1000:.0f} ms, of which the "
+                f"server process {server_cpu[name] / args.tiny * 1000:.0f} ms"
             )
-        for name, (root, db_url, _folder) in servers.items():
+        for name, (root, db_url, folder) in servers.items():
             print(f"[{name}] {count_statements(db_url, root)}")
+            print(f"[{name}] tiny jobs' way, {segments(folder / 'server.log', tiny_ids[name])}")
         for name, each in list(clients.items()):
             if name != "this checkout":
                 each.close()
