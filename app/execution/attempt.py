@@ -242,6 +242,8 @@ class AttemptRunner:
                 "estimate": self._with_actual(estimate, job, result.fit_seconds),
             },
         )
+        if not self.recorded:
+            raise LostClaim()
 
     def _imported(self, sources: list[uuid.UUID]) -> list[dict[str, Any]]:
         """The finished trials of the warm-start jobs (checked at submit), oldest job first."""

@@ -14,10 +14,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from app.config import Settings
 from app.core.db import create_db_engine
+from app.execution.spare import SparePool
 from app.execution.stages import LostClaim, StageWriter
-from app.jobs.lifecycle import STAGE_PROGRESS, Claim, JobStage, JobStatus
+from app.execution.supervisor import Supervisor, attempt_payload
+from app.jobs.lifecycle import STAGE_PROGRESS, AttemptOutcome, Claim, JobStage, JobStatus
 from app.jobs.repository import JobRepository
+from app.jobs.schemas import TrainingJobRequest
+from app.service import MLModelTrainingService
+from tests.fixtures.jobs import job_request
 
 # Long enough that the writer's thread never writes during a test that does not wait for it.
 LONG_HOLD = 60.0
@@ -184,3 +190,45 @@ def test_a_failure_records_the_stage_it_failed_in_then_the_outcome(
         "training",
         "training",
     )
+
+
+@pytest.mark.parametrize("spares", [0, 1])
+def test_the_supervisor_hears_of_a_committed_outcome_and_only_then(
+    settings: Settings, spares: int
+) -> None:
+    service = MLModelTrainingService(settings=settings)
+    pool = SparePool(size=spares)
+    pool.prime(attempt_payload(service.payload))
+    try:
+        outcomes = []
+        for lose_claim in (False, True):
+            status, _ = service.jobs.record(
+                TrainingJobRequest.model_validate(job_request()), idempotency_key=None, tenant=""
+            )
+            claim = service.repository.claim(owner="test", lease_seconds=60, job_id=status.job_id)
+            assert claim is not None
+            if lose_claim:  # as a reaper would: the attempt's first write finds it gone
+                assert service.repository.requeue(claim.job_id, claim.attempt, message="reaped")
+            heard = []
+            supervisor = Supervisor(
+                service.repository,
+                claim,
+                service.payload,
+                lease_seconds=60,
+                poll_interval=0.1,
+                owner="test",
+                spares=pool,
+                on_recorded=lambda: heard.append(1),  # noqa: B023  (called within the loop)
+            )
+            outcome = supervisor.run()
+            outcomes.append((outcome, len(heard), supervisor.recorded.is_set()))
+        assert outcomes == [
+            (AttemptOutcome.RECORDED, 1, True),
+            (AttemptOutcome.LOST, 0, False),
+        ]
+        done = service.repository.get_job(claim.job_id)
+        assert done is not None
+        assert done.status == "pending"  # the attempt that lost its claim wrote nothing
+    finally:
+        pool.close()
+        service.close()
