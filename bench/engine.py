@@ -170,9 +170,17 @@ def tree_cpu_seconds(pid: int, *, own: bool = False) -> float:
 
 
 def count_statements(url: str, root: Path) -> str:
-    """Statements and commits of one tiny job, counted in a process of ``root``'s code."""
+    """Statements and commits of one tiny job, counted in a process of ``root``'s code, on a
+    database of its own (the server's dispatcher would claim its jobs)."""
     env = {**os.environ, "BENCH_APP_ROOT": str(root)}
     work = tempfile.mkdtemp(prefix="trainyard-count-")
+    if url.startswith("postgresql"):
+        url = url + "_count"
+        ensure_database(url)
+        reset_postgres(url)
+    else:
+        url = f"sqlite:///{work}/count.db"
+    migrate(url)
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--count-statements", url, work],
         cwd=root,
