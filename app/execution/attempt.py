@@ -29,10 +29,12 @@ from app.execution.child import (
 )
 from app.execution.payload import AttemptPayload
 from app.execution.registration import RegistryRun, open_registry
+from app.execution.stages import EXIT_LOST_CLAIM, LostClaim, StageWriter
 from app.integrations.data_layer import DataLayerClientInterface, build_data_client
 from app.integrations.registry.interface import ModelRegistryClientInterface
 from app.jobs.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
 from app.jobs.logs import start_attempt_log
+from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import TrainingJobRequest
 from app.jobs.spec import jsonable, requested_columns, training_spec
@@ -60,12 +62,10 @@ _STAGE_SPAN = {
         STAGE_PROGRESS[JobStage.STORING_ARTIFACTS],
     ),
 }
-EXIT_LOST_CLAIM = 3
 PROGRESS_WRITE_INTERVAL = 0.2
-
-
-class LostClaim(Exception):
-    """This attempt no longer holds the job (cancelled, reaped or timed out)."""
+# What an attempt sends its supervisor once its final write is committed.
+RECORDED = "recorded"
+__all__ = ["EXIT_LOST_CLAIM", "RECORDED", "AttemptRunner", "LostClaim", "run_attempt", "run_spare"]
 
 
 def _vm_size() -> int:
@@ -84,29 +84,33 @@ def _limit_memory(megabytes: int) -> None:
 
 
 class AttemptRunner:
-    """Runs the stages of one attempt and writes each step through the fenced repository."""
+    """Runs the stages of one attempt and writes each step through the fenced repository
+    (held for a moment and written together: ``StageWriter``)."""
 
     def __init__(
         self,
         repository: JobRepository,
-        job_id: uuid.UUID,
+        job: TrainingJob,
         attempt: int,
         settings: Settings,
         data_client: DataLayerClientInterface,
         registry_client: ModelRegistryClientInterface | None,
     ) -> None:
         self.repository = repository
-        self.job_id = job_id
+        self.job = job
+        self.job_id = job.id
         self.attempt = attempt
+        self.writer = StageWriter(repository, job.id, attempt)
         self.settings = settings
         self.data_client = data_client
         self.registry_client = registry_client
         self.stage = JobStage.FETCHING_DATA
-        self.tenant = ""
+        self.tenant = job.tenant
         self.log_trials = False
         self._last_write = 0.0
         self.registry_run: RegistryRun | None = None
         self.eta = EtaMeter()
+        self.recorded = False  # the final write committed
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
         new = stage is not self.stage
@@ -123,19 +127,10 @@ class AttemptRunner:
         *,
         new_stage: bool,
         fields: dict[str, Any] | None = None,
+        now: bool = False,
     ) -> None:
-        ok = self.repository.advance(
-            self.job_id,
-            self.attempt,
-            stage=stage,
-            progress=progress,
-            message=message,
-            new_stage=new_stage,
-            fields=fields,
-        )
+        self.writer.step(stage, progress, message, new_stage=new_stage, fields=fields, now=now)
         self._last_write = time.monotonic()
-        if not ok:
-            raise LostClaim()
 
     def on_progress(self, stage_name: str, fraction: float, message: str | None) -> None:
         stage = JobStage(stage_name)
@@ -153,6 +148,7 @@ class AttemptRunner:
 
     def on_trial(self, trial: dict[str, Any]) -> None:
         clean = {**trial, "params": jsonable(trial["params"])}
+        self.writer.flush()  # the row's stage and progress first, then the trial
         if not self.repository.add_trial(self.job_id, self.attempt, clean):
             raise LostClaim()
         if self.log_trials and self.registry_run is not None:
@@ -179,8 +175,8 @@ class AttemptRunner:
             request.data_source_config, columns=requested_columns(request)
         )
         lineage = dataset.lineage()
-        job = self.repository.get_job(self.job_id)
-        estimate = job.estimate if job is not None else None
+        job = self.job
+        estimate = job.estimate
         if estimate is None:
             estimate = self._estimate(spec, dataset.frame, time.perf_counter() - started)
         self.enter(
@@ -231,9 +227,7 @@ class AttemptRunner:
             f"; {notes}" if notes else ""
         )
         logger.info("completed: %s; metrics %s", message, result.metrics)
-        self.repository.finish(
-            self.job_id,
-            self.attempt,
+        self.recorded = self.writer.finish(
             status=JobStatus.COMPLETED,
             stage=JobStage.DONE,
             message=message,
@@ -248,6 +242,8 @@ class AttemptRunner:
                 "estimate": self._with_actual(estimate, job, result.fit_seconds),
             },
         )
+        if not self.recorded:
+            raise LostClaim()
 
     def _imported(self, sources: list[uuid.UUID]) -> list[dict[str, Any]]:
         """The finished trials of the warm-start jobs (checked at submit), oldest job first."""
@@ -292,9 +288,9 @@ class AttemptRunner:
 
     @staticmethod
     def _with_actual(
-        estimate: dict[str, Any] | None, job: Any, fit_seconds: float
+        estimate: dict[str, Any] | None, job: TrainingJob, fit_seconds: float
     ) -> dict[str, Any] | None:
-        if estimate is None or job is None or job.started_at is None:
+        if estimate is None or job.started_at is None:
             return estimate
         from app.jobs.models import utcnow
 
@@ -310,12 +306,9 @@ class AttemptRunner:
         """
         if self.registry_client is None:
             return
-        job = self.repository.get_job(self.job_id)
-        if job is None:
-            raise LostClaim()
         run = RegistryRun(self.registry_client, self.job_id, self.attempt)
         try:
-            run.begin(job, request)
+            run.begin(self.job, request)
         except ModelRegistryError as exc:
             run.end_quietly("FAILED")
             if required:
@@ -329,6 +322,7 @@ class AttemptRunner:
             None,
             new_stage=False,
             fields={"registry_info": run.info()},
+            now=True,  # the supervisor ends the run of a process it kills: it must see it
         )
 
     def _register(
@@ -348,9 +342,7 @@ class AttemptRunner:
         )
         if self.registry_run is not None:
             self.registry_run.end_quietly("FAILED")
-        self.repository.finish(
-            self.job_id,
-            self.attempt,
+        self.recorded = self.writer.finish(
             status=JobStatus.FAILED,
             message=f"{error_type} in stage {self.stage.value}: {message}",
             error=(error_type, self.stage.value, message),
@@ -378,10 +370,10 @@ def _warm(repository: JobRepository) -> None:
     repository.get_job(uuid.uuid4())
 
 
-def run_attempt(job_id: str, attempt: int, payload: AttemptPayload) -> None:
-    """Entry point of the child process."""
+def run_attempt(job_id: str, attempt: int, payload: AttemptPayload, report: Any = None) -> None:
+    """Entry point of the child process; ``report``: the pipe to tell the supervisor on."""
     settings, repository = _prepare(payload)
-    _run(job_id, attempt, payload, settings, repository)
+    _run(job_id, attempt, payload, settings, repository, report)
 
 
 def run_spare(handoff: Any, payload: AttemptPayload) -> None:
@@ -396,12 +388,12 @@ def run_spare(handoff: Any, payload: AttemptPayload) -> None:
         told = handoff.recv()
     except EOFError:
         told = None
-    handoff.close()
     if told is None:
+        handoff.close()
         repository.engine.dispose()
         return
     job_id, attempt = told
-    _run(job_id, attempt, payload, settings, repository)
+    _run(job_id, attempt, payload, settings, repository, handoff)
 
 
 def _run(
@@ -410,6 +402,7 @@ def _run(
     payload: AttemptPayload,
     settings: Settings,
     repository: JobRepository,
+    report: Any = None,
 ) -> None:
     job_uuid = uuid.UUID(job_id)
     start_attempt_log(settings.artifact_root, job_id, attempt, server_format=settings.log_format)
@@ -418,12 +411,10 @@ def _run(
     if job is None or job.attempt != attempt:
         os._exit(EXIT_LOST_CLAIM)
     request = TrainingJobRequest.model_validate(job.request)
-    tenant = job.tenant
     data_client = payload.data_layer_client or build_data_client(settings)
     runner = AttemptRunner(
-        repository, job_uuid, attempt, settings, data_client, payload.model_registry_client
+        repository, job, attempt, settings, data_client, payload.model_registry_client
     )
-    runner.tenant = tenant
     resources = request.resource_config
     memory_mb = resources.memory_limit_mb if resources else None
     try:
@@ -452,3 +443,15 @@ def _run(
         runner.fail("TrainingJobError", f"{type(exc).__name__}: {exc}")
     finally:
         repository.engine.dispose()
+    if runner.recorded and report is not None:
+        _report_recorded(report)
+
+
+def _report_recorded(report: Any) -> None:
+    """Tell the supervisor the outcome is committed: its slot may take the next job while
+    this process exits (the supervisor still waits for it and kills its group)."""
+    try:
+        report.send(RECORDED)
+        report.close()
+    except OSError:  # the supervisor is gone; the row says what happened
+        pass

@@ -132,8 +132,11 @@ class LocalExecutor:
             self._wake.clear()
 
     def _busy(self) -> int:
+        """Slots taken: attempts whose job still runs (one that recorded its outcome is only
+        exiting; its supervisor still waits for it), and trials."""
         with self._lock:
-            return len(self._active) + len(self._trial_slots)
+            running = sum(1 for _, s in self._active.values() if not s.recorded.is_set())
+            return running + len(self._trial_slots)
 
     def _fill_slots(self) -> None:
         self._searching = bool(self._trial_slots) or any(
@@ -158,6 +161,7 @@ class LocalExecutor:
                 poll_interval=self.poll_interval,
                 owner=self.owner,
                 spares=self.spares,
+                on_recorded=self._wake.set,
             )
             thread = threading.Thread(
                 target=self._supervise,

@@ -6,7 +6,7 @@ forked from the forkserver, makes itself a process-group leader, prepares (``att
 and blocks on its end of a pipe. The supervisor that claims a job takes a spare and sends it
 the job id and attempt; the spare then runs that one attempt and exits, so every attempt still
 has a fresh process and a group of its own. A spare taken is replaced at once, in the
-background.
+background. The same pipe carries the attempt's word that its outcome is recorded.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ class Spare:
         self.handoff = ours
 
     def hand(self, job_id: str, attempt: int) -> bool:
-        """Tell the spare its job; False when it is gone (it died waiting)."""
+        """Tell the spare its job; False when it is gone (it died waiting). The pipe stays
+        open: the attempt says on it when its outcome is recorded (``Supervisor``)."""
         try:
             self.handoff.send((job_id, attempt))
         except OSError:
-            return False
-        finally:
             self.handoff.close()
+            return False
         return True
 
     def discard(self) -> None:

@@ -12,9 +12,11 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
 from typing import Any
 
-from app.execution.attempt import EXIT_LOST_CLAIM, run_attempt
+from app.execution.attempt import EXIT_LOST_CLAIM, RECORDED, run_attempt
 from app.execution.child import describe_exit, kill_process_group
 from app.execution.forkserver import process_context
 from app.execution.payload import AttemptPayload
@@ -51,8 +53,13 @@ class Supervisor:
         poll_interval: float,
         owner: str,
         spares: SparePool | None = None,
+        on_recorded: Callable[[], None] | None = None,
     ) -> None:
         self.owner = owner
+        self.on_recorded = on_recorded
+        # Set when the attempt said its outcome is committed: the job no longer runs, so its
+        # slot may start the next one while this process exits.
+        self.recorded = threading.Event()
         self.spares = spares
         self.repository = repository
         self.claim = claim
@@ -67,7 +74,7 @@ class Supervisor:
         claim = self.claim
         payload = attempt_payload(self.payload)
         try:
-            process = self._start(payload)
+            process, report = self._start(payload)
         except Exception as exc:
             logger.exception("could not start the attempt of job %s", claim.job_id)
             return self.repository.lost(
@@ -85,7 +92,16 @@ class Supervisor:
         reason: str | None = None
         try:
             while True:
-                process.join(self.poll_interval)
+                ready = wait([process.sentinel, *([report] if report else [])], self.poll_interval)
+                if report is not None and report in ready:
+                    if _heard(report):
+                        self.recorded.set()
+                        if self.on_recorded is not None:
+                            self.on_recorded()
+                        process.join(EXIT_GRACE_SECONDS)
+                        break
+                    report.close()
+                    report = None  # the attempt closed its end: it is exiting
                 if process.exitcode is not None:
                     break
                 if self.abort.is_set():
@@ -115,6 +131,8 @@ class Supervisor:
             # Whatever happened, nothing of this attempt outlives it.
             kill_process_group(process.pid)
             process.join()
+            if report is not None:
+                report.close()
         outcome = self._record(reason, process.exitcode)
         note_attempt_end(
             self.payload.settings.get("artifact_root"),
@@ -135,19 +153,25 @@ class Supervisor:
             )
         return outcome
 
-    def _start(self, payload: AttemptPayload) -> Any:
-        """The attempt's process: a spare told its job, or a new one."""
+    def _start(self, payload: AttemptPayload) -> tuple[Any, Any]:
+        """The attempt's process, a spare told its job or a new one, and the pipe on which
+        it says its outcome is recorded."""
         claim = self.claim
         spare = self.spares.take(payload) if self.spares is not None else None
         if spare is not None and spare.hand(str(claim.job_id), claim.attempt):
-            return spare.process
-        process = process_context().Process(  # type: ignore[attr-defined]
+            return spare.process, spare.handoff
+        context = process_context()
+        ours, theirs = context.Pipe()
+        process = context.Process(  # type: ignore[attr-defined]
             target=run_attempt,
-            args=(str(claim.job_id), claim.attempt, payload),
+            args=(str(claim.job_id), claim.attempt, payload, theirs),
             name=f"trainyard-job-{claim.job_id}",
         )
-        process.start()
-        return process
+        try:
+            process.start()
+        finally:
+            theirs.close()
+        return process, ours
 
     def _record(self, reason: str | None, exitcode: int | None) -> AttemptOutcome:
         claim = self.claim
@@ -183,6 +207,8 @@ class Supervisor:
             return AttemptOutcome.REQUEUED
         if reason == "lost":
             return AttemptOutcome.LOST
+        if self.recorded.is_set():
+            return AttemptOutcome.RECORDED
         if exitcode == EXIT_LOST_CLAIM:
             return AttemptOutcome.LOST
         # The child exited; if it recorded an outcome the fenced writes below change nothing.
@@ -191,3 +217,11 @@ class Supervisor:
         return self.repository.lost(
             claim.job_id, claim.attempt, claim.max_attempts, reason=describe_exit(exitcode)
         )
+
+
+def _heard(report: Any) -> bool:
+    """Whether the attempt said its outcome is recorded (False: it closed the pipe)."""
+    try:
+        return bool(report.recv() == RECORDED)
+    except (EOFError, OSError):
+        return False

@@ -70,6 +70,17 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class StageEntry:
+    """A stage a running attempt entered, and when: held by the attempt for a moment, then
+    written with the next write of the job as an event of its own time and order."""
+
+    stage: JobStage
+    progress: float
+    message: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class RunState:
     """What the supervisor reads on each poll."""
 

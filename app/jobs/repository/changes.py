@@ -5,14 +5,14 @@ stream hubs. Only ``app.jobs.repository`` uses them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from app.jobs.lifecycle import JobStatus
+from app.jobs.lifecycle import JobStatus, StageEntry
 from app.jobs.models import JobEvent, TrainingJob, utcnow
 from app.jobs.repository import tally
 
@@ -52,9 +52,14 @@ def change(
     *,
     message: str | None | Callable[[Any], str],
     event: bool = True,
+    entered: Sequence[StageEntry] = (),
 ) -> Any:
     """Update the row ``where`` selects and, when ``event``, record its transition (``message``
     may be made from the updated row), in the caller's transaction. The new state, or None.
+
+    ``entered``: stages a running attempt entered since its last write, each recorded as the
+    event it would have been, with its own time, before the event of this change; only when
+    the row was updated (an attempt that lost its claim records nothing).
 
     A change of status or of a timestamp moves the job's tally in the same transaction: the
     row is read and locked first (``FOR UPDATE``; SQLite's write transactions hold the whole
@@ -90,6 +95,19 @@ def change(
         deltas = tally.Deltas()
         deltas.move(before, row)
         deltas.apply(session)
+    if row is not None:
+        for entry in entered:
+            session.add(
+                JobEvent(
+                    job_id=row.id,
+                    status=JobStatus.RUNNING.value,
+                    stage=entry.stage.value,
+                    progress=entry.progress,
+                    attempt=row.attempt,
+                    message=entry.message,
+                    created_at=entry.at,
+                )
+            )
     if row is not None and event:
         add_event(session, row, message(row) if callable(message) else message, now)
     return row

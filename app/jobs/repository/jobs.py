@@ -35,6 +35,7 @@ from app.jobs.lifecycle import (
     JobStatus,
     Reaped,
     RunState,
+    StageEntry,
 )
 from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
@@ -341,8 +342,10 @@ class JobRepository(FeedReads):
         message: str | None = None,
         new_stage: bool = False,
         fields: dict[str, Any] | None = None,
+        entered: Sequence[StageEntry] = (),
     ) -> bool:
-        """Record progress (which never goes backwards); an event when a stage starts."""
+        """Record progress (which never goes backwards); an event when a stage starts, and
+        one for each stage in ``entered`` (stages entered since the attempt last wrote)."""
         values: dict[str, Any] = {
             "stage": stage.value,
             "progress": case(
@@ -353,7 +356,14 @@ class JobRepository(FeedReads):
         if message is not None:
             values["message"] = message
         with transaction(self.factory) as session:
-            row = change(session, fence(job_id, attempt), values, message=message, event=new_stage)
+            row = change(
+                session,
+                fence(job_id, attempt),
+                values,
+                message=message,
+                event=new_stage,
+                entered=entered,
+            )
         return row is not None
 
     def add_trial(self, job_id: uuid.UUID, attempt: int, trial: dict[str, Any]) -> bool:
@@ -383,8 +393,10 @@ class JobRepository(FeedReads):
         message: str | None,
         error: tuple[str, str | None, str] | None = None,
         fields: dict[str, Any] | None = None,
+        entered: Sequence[StageEntry] = (),
     ) -> bool:
-        """Move a running attempt to a terminal status, fenced."""
+        """Move a running attempt to a terminal status, fenced; the stages it entered since
+        its last write (``entered``) are recorded first, in the same transaction."""
         values: dict[str, Any] = {
             "status": status.value,
             "message": message,
@@ -401,7 +413,7 @@ class JobRepository(FeedReads):
         if error is not None:
             values["error_type"], values["error_stage"], values["error_message"] = error
         with transaction(self.factory) as session:
-            row = change(session, fence(job_id, attempt), values, message=message)
+            row = change(session, fence(job_id, attempt), values, message=message, entered=entered)
         return row is not None
 
     def requeue(
