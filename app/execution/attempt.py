@@ -443,8 +443,11 @@ def _run(
         runner.fail("TrainingJobError", f"{type(exc).__name__}: {exc}")
     finally:
         repository.engine.dispose()
-    if runner.recorded and report is not None:
-        _report_recorded(report)
+    if runner.recorded:
+        if report is not None:
+            _report_recorded(report)
+        if runner.registry_run is not None:
+            runner.registry_run.log_images()
 
 
 def _report_recorded(report: Any) -> None:

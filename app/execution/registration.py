@@ -110,6 +110,8 @@ class RegistryRun:
     # With MLflow the requested parameters wait for the run's one batch (or its end).
     pending_params: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    # The evaluation report whose images are drawn once the job's outcome is committed.
+    images: dict[str, Any] | None = None
 
     def info(self, **extra: Any) -> dict[str, Any]:
         return {
@@ -164,7 +166,9 @@ class RegistryRun:
             )
         evaluation = getattr(result, "evaluation", None)
         if isinstance(self.client, MlflowRegistryClient) and evaluation is not None:
-            self.client.log_evaluation(self.run_id, {"job_id": str(self.job_id), **evaluation})
+            report = {"job_id": str(self.job_id), **evaluation}
+            self.client.log_evaluation(self.run_id, report)
+            self.images = report
         if isinstance(self.client, MlflowRegistryClient):
             trainyard_tags = {k: v for k, v in self.tags.items() if k.startswith("trainyard.")}
             version = self.client.register_model(
@@ -178,6 +182,21 @@ class RegistryRun:
             registered_version=version,
             logged_model_uri=logged_uri,
         )
+
+    def log_images(self) -> None:
+        """Draw the evaluation report's images and add them to the run. Called after the
+        job's outcome is committed: they are a view of the report already logged, and
+        drawing them (matplotlib, several times what the rest of the run costs a small job)
+        is no reason to keep a job from completing. A failure is logged, nothing else."""
+        report, self.images = self.images, None
+        if report is None or self.run_id is None:
+            return
+        if not isinstance(self.client, MlflowRegistryClient):
+            return
+        try:
+            self.client.log_evaluation_images(self.run_id, report)
+        except Exception as exc:
+            logger.warning("job %s: evaluation images not logged: %s", self.job_id, exc)
 
     def _log_model_file(
         self,

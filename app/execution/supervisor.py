@@ -38,6 +38,9 @@ def attempt_payload(payload: AttemptPayload) -> AttemptPayload:
 # How long a child whose claim ended (it recorded its outcome) gets to exit before it counts
 # as having lost the claim and its process group is killed.
 EXIT_GRACE_SECONDS = 2.0
+# How long a child that said its outcome is committed may go on (it adds the evaluation
+# images to its registry run) before its group is killed. Its slot is already free.
+AFTER_RECORDED_SECONDS = 60.0
 
 
 class Supervisor:
@@ -98,7 +101,7 @@ class Supervisor:
                         self.recorded.set()
                         if self.on_recorded is not None:
                             self.on_recorded()
-                        process.join(EXIT_GRACE_SECONDS)
+                        self._await_exit(process, AFTER_RECORDED_SECONDS)
                         break
                     report.close()
                     report = None  # the attempt closed its end: it is exiting
@@ -152,6 +155,15 @@ class Supervisor:
                 shutdown=reason == "shutdown",
             )
         return outcome
+
+    def _await_exit(self, process: Any, seconds: float) -> None:
+        """Wait up to ``seconds`` for ``process`` to exit, less when asked to abort."""
+        ends = time.monotonic() + seconds
+        while process.exitcode is None and not self.abort.is_set():
+            left = ends - time.monotonic()
+            if left <= 0:
+                return
+            process.join(min(left, self.poll_interval))
 
     def _start(self, payload: AttemptPayload) -> tuple[Any, Any]:
         """The attempt's process, a spare told its job or a new one, and the pipe on which

@@ -442,31 +442,33 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
 
     # -- beyond the interface ---------------------------------------------------------------
 
-    def log_evaluation(self, run_id: str, report: dict[str, Any]) -> list[str]:
-        """The evaluation report as ``evaluation/evaluation.json`` and its images beside it,
-        in one artifact upload. Returns the files' names.
-
-        A report whose images cannot be drawn is still logged as JSON (the images are a
-        view of it); the failure is logged.
-        """
+    def log_evaluation(self, run_id: str, report: dict[str, Any]) -> None:
+        """The evaluation report as ``evaluation/evaluation.json``."""
         import json
+
+        client = self.mlflow()
+        text = json.dumps(report, indent=2)
+        self._call(
+            "log the evaluation report",
+            lambda: client.log_text(run_id, text, f"{EVALUATION_ARTIFACTS}/{EVALUATION_JSON}"),
+        )
+
+    def log_evaluation_images(self, run_id: str, report: dict[str, Any]) -> list[str]:
+        """The report's images beside its JSON, in one artifact upload (the run may have
+        ended: MLflow takes artifacts of a finished run). Returns the files' names."""
         import tempfile
 
         from app.integrations.registry.plots import draw_report
 
         client = self.mlflow()
         with tempfile.TemporaryDirectory(prefix="trainyard-evaluation-") as folder:
-            directory = Path(folder)
-            (directory / EVALUATION_JSON).write_text(json.dumps(report, indent=2))
-            try:
-                draw_report(report, directory)
-            except Exception as exc:
-                logger.warning("run %s: evaluation images not drawn: %s", run_id, exc)
-            names = sorted(path.name for path in directory.iterdir())
-            self._call(
-                "log the evaluation report",
-                lambda: client.log_artifacts(run_id, folder, artifact_path=EVALUATION_ARTIFACTS),
-            )
+            draw_report(report, Path(folder))
+            names = sorted(path.name for path in Path(folder).iterdir())
+            if names:
+                upload = lambda: client.log_artifacts(  # noqa: E731
+                    run_id, folder, artifact_path=EVALUATION_ARTIFACTS
+                )
+                self._call("log the evaluation images", upload)
         return names
 
     def run_status(self, run_id: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,20 @@ from tests.integrations.registry.conftest import MlflowStore
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def run_files(store: MlflowStore, run_id: str, tmp_path: Path) -> dict[str, bytes]:
+def run_files(
+    store: MlflowStore, run_id: str, tmp_path: Path, expected: set[str]
+) -> dict[str, bytes]:
+    """The run's evaluation files once all of ``expected`` are there. The JSON is logged
+    before the job completes; the images are drawn after its outcome is committed."""
     client = store.client()
+    names = {"evaluation/evaluation.json"}
     listed = [f.path for f in client.list_artifacts(run_id, "evaluation")]
+    assert names <= set(listed), listed  # at once: the job completed after logging it
+    deadline = time.monotonic() + 60
+    while {f"evaluation/{name}" for name in expected} - set(listed):
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.1)
+        listed = [f.path for f in client.list_artifacts(run_id, "evaluation")]
     local = Path(client.download_artifacts(run_id, "evaluation", str(tmp_path)))
     return {path.split("/", 1)[1]: (local / path.split("/", 1)[1]).read_bytes() for path in listed}
 
@@ -33,8 +45,7 @@ def test_a_classifiers_run_holds_the_report_and_its_images(
     registry_client: TestClient, mlflow_store: MlflowStore, tmp_path: Path
 ) -> None:
     done = completed(registry_client)
-    files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path)
-    assert set(files) == {
+    expected = {
         "evaluation.json",
         "confusion_matrix.png",
         "roc.png",
@@ -42,6 +53,8 @@ def test_a_classifiers_run_holds_the_report_and_its_images(
         "calibration.png",
         "feature_importance.png",
     }
+    files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path, expected)
+    assert set(files) == expected
     assert all(body.startswith(PNG) for name, body in files.items() if name.endswith(".png"))
     logged = json.loads(files["evaluation.json"])
     served = registry_client.get(f"/v1/training-jobs/{done['job_id']}/evaluation").json()
@@ -59,11 +72,12 @@ def test_a_regressors_run_holds_residuals_and_predicted_against_actual(
         data_source_config={"path": "diabetes.csv", "target_column": "target"},
         algorithm_config={"name": "Ridge"},
     )
-    files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path)
-    assert set(files) == {
+    expected = {
         "evaluation.json",
         "predicted_vs_actual.png",
         "residuals.png",
         "feature_importance.png",
     }
+    files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path, expected)
+    assert set(files) == expected
     assert json.loads(files["evaluation.json"])["task"] == "regression"
