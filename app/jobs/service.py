@@ -202,10 +202,7 @@ class JobService:
 
     def get_status(self, job_id: uuid.UUID, *, tenant: str) -> TrainingJobStatusResponse:
         """Fast enough for the event loop: one indexed read on a pool of its own."""
-        row = self.repository.read_status(job_id, tenant=tenant)
-        if row is None:
-            raise ResourceNotFoundError(f"training job {job_id} not found")
-        return to_status(row)
+        return _found_status(job_id, self.repository.read_status(job_id, tenant=tenant))
 
     async def read_status(self, job_id: uuid.UUID, *, tenant: str) -> TrainingJobStatusResponse:
         """``get_status`` for the event loop: on PostgreSQL the read awaits the server (the loop
@@ -214,10 +211,7 @@ class JobService:
         reader = self._async_status
         if reader is None:
             return self.get_status(job_id, tenant=tenant)
-        row = await reader.read(job_id, tenant)
-        if row is None:
-            raise ResourceNotFoundError(f"training job {job_id} not found")
-        return to_status(row)
+        return _found_status(job_id, await reader.read(job_id, tenant))
 
     async def open_async_reads(self) -> None:
         """Start the async status reads on the running loop (PostgreSQL through psycopg)."""
@@ -438,3 +432,10 @@ class JobService:
             profile=DataProfile.model_validate(report.profile),
             notes=report.notes,
         )
+
+
+def _found_status(job_id: uuid.UUID, row: StatusRow | None) -> TrainingJobStatusResponse:
+    """The status of a row read by id and tenant; no row: the job is not found."""
+    if row is None:
+        raise ResourceNotFoundError(f"training job {job_id} not found")
+    return to_status(row)
