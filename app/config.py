@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         description="Attempt processes the local executor keeps forked and prepared before a "
         "job is claimed; default MAX_CONCURRENT_JOBS, 0 forks each attempt when it is claimed.",
     )
+    attempts_per_process: int = Field(
+        default=50,
+        ge=1,
+        description="Attempts one spare process of the local executor may run, one after the "
+        "other, before it exits and a fresh one takes its place; 1 gives every attempt a new "
+        "process. A process is kept only after an attempt that recorded its outcome, set no "
+        "memory limit and left no child process running (docs/architecture.md).",
+    )
     data_roots: Annotated[list[Path], NoDecode] = [Path("./data")]
     artifact_root: Path = Path("./var/artifacts")
     # The model registry: a local MLflow store by default; "" turns the registry off.

@@ -33,7 +33,7 @@ from app.execution.stages import EXIT_LOST_CLAIM, LostClaim, StageWriter
 from app.integrations.data_layer import DataLayerClientInterface, build_data_client
 from app.integrations.registry.interface import ModelRegistryClientInterface
 from app.jobs.lifecycle import STAGE_PROGRESS, JobStage, JobStatus
-from app.jobs.logs import start_attempt_log
+from app.jobs.logs import end_attempt_log, start_attempt_log
 from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository
 from app.jobs.schemas import TrainingJobRequest
@@ -65,7 +65,21 @@ _STAGE_SPAN = {
 PROGRESS_WRITE_INTERVAL = 0.2
 # What an attempt sends its supervisor once its final write is committed.
 RECORDED = "recorded"
-__all__ = ["EXIT_LOST_CLAIM", "RECORDED", "AttemptRunner", "LostClaim", "run_attempt", "run_spare"]
+# What a spare sends once its attempt is over and it waits for the next job (an outcome
+# already recorded; sent instead of RECORDED when nothing was left to do after the write).
+READY = "ready"
+# A kept process whose resident memory grew past this much over what it held before its first
+# attempt exits instead (what the heap keeps after a large job is given back only by an exit).
+KEEP_MAX_GROWTH_BYTES = 256 * 1024 * 1024
+__all__ = [
+    "EXIT_LOST_CLAIM",
+    "READY",
+    "RECORDED",
+    "AttemptRunner",
+    "LostClaim",
+    "run_attempt",
+    "run_spare",
+]
 
 
 def _vm_size() -> int:
@@ -374,26 +388,105 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload, report: Any 
     """Entry point of the child process; ``report``: the pipe to tell the supervisor on."""
     settings, repository = _prepare(payload)
     _run(job_id, attempt, payload, settings, repository, report)
+    repository.engine.dispose()
+    _close(report)
 
 
 def run_spare(handoff: Any, payload: AttemptPayload) -> None:
-    """Entry point of a spare child: prepare, then wait for the job to run (or for None)."""
+    """Entry point of a spare child: prepare, then run the attempts it is told, one after the
+    other, until it is told None or an attempt leaves the process unfit to keep (``_Keeper``)."""
     settings, repository = _prepare(payload)
     try:
         _warm(repository)
         open_registry(payload.model_registry_client)
     except Exception:  # an optimisation only; the attempt's own writes will tell
         logger.debug("warming the spare attempt failed", exc_info=True)
+    keeper = _Keeper(settings.attempts_per_process)
+    while True:
+        try:
+            told = handoff.recv()
+        except EOFError:
+            told = None
+        if told is None:
+            break
+        job_id, attempt = told
+        keeper.before()
+        if not _run(job_id, attempt, payload, settings, repository, handoff, keeper=keeper):
+            break
+        try:
+            handoff.send(READY)
+        except OSError:  # the supervisor is gone
+            break
+    repository.engine.dispose()
+    _close(handoff)
+
+
+def _close(report: Any) -> None:
+    if report is not None:
+        try:
+            report.close()
+        except OSError:
+            pass
+
+
+class _Keeper:
+    """Whether a spare may run one more attempt after the one it ran.
+
+    An attempt starts as it would in a fresh process: the global random states are those the
+    process had before its first attempt (what the forkserver gave it), warnings already shown
+    once are shown again, and the log goes to the attempt's own file. A process is not kept
+    after an attempt that did not record its outcome, that set a memory limit (the limit stays
+    with the process), that left a child process running (joblib workers), after
+    ``attempts_per_process`` attempts, or once its resident memory grew by more than
+    ``KEEP_MAX_GROWTH_BYTES``.
+    """
+
+    def __init__(self, attempts_per_process: int) -> None:
+        import random
+
+        import numpy as np
+
+        self.left = attempts_per_process
+        self.random_state = random.getstate()
+        self.numpy_state = np.random.get_state()
+        self.resident = _resident_bytes()
+
+    def before(self) -> None:
+        import random
+        import warnings
+
+        import numpy as np
+
+        random.setstate(self.random_state)
+        np.random.set_state(self.numpy_state)
+        warnings._filters_mutated()  # type: ignore[attr-defined]  # forget "shown once"
+
+    def after(self, *, recorded: bool, memory_limited: bool) -> bool:
+        """Whether the process may run another attempt after the one that just ended."""
+        self.left -= 1
+        if not recorded or memory_limited or self.left < 1:
+            return False
+        if _has_children():
+            logger.info("not kept for another attempt: a child process still runs")
+            return False
+        if _resident_bytes() - self.resident > KEEP_MAX_GROWTH_BYTES:
+            logger.info("not kept for another attempt: its memory grew")
+            return False
+        return True
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize()
+
+
+def _has_children() -> bool:
+    """Whether any thread of this process has a child process (Linux's ``children`` file)."""
+    tasks = Path("/proc/self/task")
     try:
-        told = handoff.recv()
-    except EOFError:
-        told = None
-    if told is None:
-        handoff.close()
-        repository.engine.dispose()
-        return
-    job_id, attempt = told
-    _run(job_id, attempt, payload, settings, repository, handoff)
+        return any((task / "children").read_text().strip() for task in tasks.iterdir())
+    except OSError:
+        return True  # cannot tell: do not keep the process
 
 
 def _run(
@@ -403,7 +496,11 @@ def _run(
     settings: Settings,
     repository: JobRepository,
     report: Any = None,
-) -> None:
+    *,
+    keeper: _Keeper | None = None,
+) -> bool:
+    """One attempt; True when ``keeper`` keeps the process for another. Exits the process
+    when the claim is lost."""
     job_uuid = uuid.UUID(job_id)
     start_attempt_log(settings.artifact_root, job_id, attempt, server_format=settings.log_format)
     logger.info("attempt %s of job %s started in process %s", attempt, job_id, os.getpid())
@@ -417,6 +514,7 @@ def _run(
     )
     resources = request.resource_config
     memory_mb = resources.memory_limit_mb if resources else None
+    out_of_memory = False
     try:
         if memory_mb:
             _limit_memory(memory_mb)
@@ -424,6 +522,7 @@ def _run(
     except LostClaim:
         os._exit(EXIT_LOST_CLAIM)
     except MemoryError:
+        out_of_memory = True
         # Free what we can before writing: the write itself needs memory.
         import gc
 
@@ -441,20 +540,26 @@ def _run(
         runner.fail(type(exc).__name__, exc.message)
     except Exception as exc:
         runner.fail("TrainingJobError", f"{type(exc).__name__}: {exc}")
-    finally:
-        repository.engine.dispose()
-    if runner.recorded:
-        if report is not None:
-            _report_recorded(report)
-        if runner.registry_run is not None:
-            runner.registry_run.log_images()
+    keep = keeper is not None and keeper.after(
+        recorded=runner.recorded, memory_limited=bool(memory_mb) or out_of_memory
+    )
+    images = runner.registry_run is not None and runner.registry_run.has_images
+    if runner.recorded and report is not None and not (keep and not images):
+        # Tell the supervisor now: its slot takes the next job while this process draws the
+        # images, then exits or (kept) says READY. With nothing left to do, a kept process says
+        # READY at once instead: its supervisor gives it back before the slot takes a job.
+        _report_recorded(report)
+    if runner.recorded and runner.registry_run is not None:
+        runner.registry_run.log_images()
+    end_attempt_log()
+    return keep
 
 
 def _report_recorded(report: Any) -> None:
     """Tell the supervisor the outcome is committed: its slot may take the next job while
-    this process exits (the supervisor still waits for it and kills its group)."""
+    this process finishes (the supervisor still waits for it and kills its group, unless the
+    process says READY: then it is kept for another attempt)."""
     try:
         report.send(RECORDED)
-        report.close()
     except OSError:  # the supervisor is gone; the row says what happened
         pass

@@ -183,6 +183,15 @@ class RegistryRun:
             logged_model_uri=logged_uri,
         )
 
+    @property
+    def has_images(self) -> bool:
+        """Whether ``log_images`` has images to draw."""
+        return (
+            self.images is not None
+            and self.run_id is not None
+            and isinstance(self.client, MlflowRegistryClient)
+        )
+
     def log_images(self) -> None:
         """Draw the evaluation report's images and add them to the run. Called after the
         job's outcome is committed: they are a view of the report already logged, and

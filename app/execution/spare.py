@@ -4,9 +4,12 @@ A claim used to wait for the fork, the settings, a database connection and the f
 compilation of every fenced write. A spare does all of that while no job waits: it is
 forked from the forkserver, makes itself a process-group leader, prepares (``attempt.run_spare``)
 and blocks on its end of a pipe. The supervisor that claims a job takes a spare and sends it
-the job id and attempt; the spare then runs that one attempt and exits, so every attempt still
-has a fresh process and a group of its own. A spare taken is replaced at once, in the
-background. The same pipe carries the attempt's word that its outcome is recorded.
+the job id and attempt; the spare runs that attempt in its own process group. The same pipe
+carries the attempt's word that its outcome is recorded and, when the process is fit to run
+another attempt (``attempt._Keeper``), that it is READY: the supervisor then gives it back
+to the pool instead of killing it, and the next claim takes it, warm (its pages touched, its
+connections open) rather than newly forked. A spare that does not come back (killed,
+exited, not kept) is replaced in the background.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class Spare:
     """A started attempt process waiting to be told its job."""
 
     def __init__(self, payload: AttemptPayload) -> None:
+        self.key = pickle.dumps(payload)
         context = process_context()
         ours, theirs = context.Pipe()
         self.process: Any = context.Process(  # type: ignore[attr-defined]
@@ -59,12 +63,16 @@ class Spare:
 
 
 class SparePool:
-    """Up to ``size`` spares for one payload (the executor's settings and clients)."""
+    """Up to ``size`` spares for one payload (the executor's settings and clients), counting
+    those lent to a running attempt: each comes back (``give_back``) or is replaced
+    (``release``). With ``size`` equal to the executor's slots, there is a ready spare for
+    every free slot; the most recently given back is taken first."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
         self._ready: list[Spare] = []
+        self._lent: set[Spare] = set()
         self._key: bytes | None = None
         self._payload: AttemptPayload | None = None
         self._filling = False
@@ -95,12 +103,34 @@ class SparePool:
                 candidate = self._ready.pop()
                 if candidate.process.is_alive():
                     spare = candidate
+                    self._lent.add(spare)
                 else:
                     stale.append(candidate)
         for old in stale:
             old.discard()
         self.fill()
         return spare
+
+    def give_back(self, spare: Spare) -> None:
+        """``spare`` ran its attempt and waits for another: ready again (or, when the pool
+        is closed, full, or made for another payload, told to exit)."""
+        with self._lock:
+            self._lent.discard(spare)
+            extra: Spare | None = spare
+            if not self._closed and self._key == spare.key and spare.process.is_alive():
+                self._ready.append(spare)
+                extra = self._ready.pop(0) if len(self._ready) > self.size else None
+        if extra is not None:
+            extra.discard()
+
+    def release(self, spare: Spare) -> None:
+        """``spare`` will not come back soon (it exits, is killed, or finishes something
+        after its attempt): start another in its place."""
+        with self._lock:
+            if spare not in self._lent:
+                return
+            self._lent.discard(spare)
+        self.fill()
 
     def fill(self) -> None:
         """Start spares up to ``size`` in a background thread (one filler at a time)."""
@@ -115,7 +145,8 @@ class SparePool:
             while True:
                 with self._lock:
                     payload = self._payload
-                    if self._closed or payload is None or len(self._ready) >= self.size:
+                    held = len(self._ready) + len(self._lent)
+                    if self._closed or payload is None or held >= self.size:
                         return
                 spare = Spare(payload)
                 with self._lock:
@@ -136,5 +167,6 @@ class SparePool:
         with self._lock:
             self._closed = True
             ready, self._ready = self._ready, []
+            self._lent.clear()
         for spare in ready:
             spare.discard()

@@ -16,12 +16,12 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
 
-from app.execution.attempt import EXIT_LOST_CLAIM, RECORDED, run_attempt
+from app.execution.attempt import EXIT_LOST_CLAIM, READY, RECORDED, run_attempt
 from app.execution.child import describe_exit, kill_process_group
 from app.execution.forkserver import process_context
 from app.execution.payload import AttemptPayload
 from app.execution.registration import close_attempt_run
-from app.execution.spare import SparePool
+from app.execution.spare import Spare, SparePool
 from app.jobs.lifecycle import AttemptOutcome, Claim, JobStatus
 from app.jobs.logs import note_attempt_end
 from app.jobs.models import utcnow
@@ -71,6 +71,7 @@ class Supervisor:
         self.poll_interval = poll_interval
         self.abort = threading.Event()
         self.pid: int | None = None
+        self._spare: Spare | None = None  # the spare running the attempt, if it is one
 
     def run(self) -> AttemptOutcome:
         """Supervise to the end; returns what happened (for logs and tests)."""
@@ -93,15 +94,24 @@ class Supervisor:
         owner: str | None = f"{self.owner} pgid={process.pid}"
         last_renew = 0.0
         reason: str | None = None
+        kept = False  # the process said READY and went back to the spare pool
         try:
             while True:
                 ready = wait([process.sentinel, *([report] if report else [])], self.poll_interval)
                 if report is not None and report in ready:
-                    if _heard(report):
+                    word = _heard(report)
+                    if word == READY:  # recorded, nothing left to do, kept
                         self.recorded.set()
+                        kept = self._give_back()
                         if self.on_recorded is not None:
                             self.on_recorded()
-                        self._await_exit(process, AFTER_RECORDED_SECONDS)
+                        break
+                    if word == RECORDED:
+                        self.recorded.set()
+                        self._release()
+                        if self.on_recorded is not None:
+                            self.on_recorded()
+                        kept = self._await_end(process, report, AFTER_RECORDED_SECONDS)
                         break
                     report.close()
                     report = None  # the attempt closed its end: it is exiting
@@ -131,18 +141,20 @@ class Supervisor:
                     reason = "deadline"
                     break
         finally:
-            # Whatever happened, nothing of this attempt outlives it.
-            kill_process_group(process.pid)
-            process.join()
-            if report is not None:
-                report.close()
-        outcome = self._record(reason, process.exitcode)
+            if not kept:
+                # Whatever happened, nothing of this attempt outlives it.
+                kill_process_group(process.pid)
+                process.join()
+                if report is not None:
+                    report.close()
+                self._release()
+        outcome = self._record(reason, None if kept else process.exitcode)
         note_attempt_end(
             self.payload.settings.get("artifact_root"),
             str(claim.job_id),
             claim.attempt,
-            reason=reason,
-            exitcode=process.exitcode,
+            reason="kept" if kept else reason,
+            exitcode=None if kept else process.exitcode,
             outcome=outcome,
         )
         if outcome is not AttemptOutcome.RECORDED:
@@ -156,22 +168,44 @@ class Supervisor:
             )
         return outcome
 
-    def _await_exit(self, process: Any, seconds: float) -> None:
-        """Wait up to ``seconds`` for ``process`` to exit, less when asked to abort."""
+    def _await_end(self, process: Any, report: Any, seconds: float) -> bool:
+        """After RECORDED: wait up to ``seconds`` (less when asked to abort) for ``process``
+        to exit or, a kept spare, to say READY. True when it said READY and is back in the
+        pool (the caller must not touch it any more)."""
         ends = time.monotonic() + seconds
         while process.exitcode is None and not self.abort.is_set():
             left = ends - time.monotonic()
             if left <= 0:
-                return
-            process.join(min(left, self.poll_interval))
+                return False
+            if report in wait([process.sentinel, report], min(left, self.poll_interval)):
+                return _heard(report) == READY and self._give_back()
+        return False
+
+    def _give_back(self) -> bool:
+        """The spare that ran this attempt is ready for another: back to the pool."""
+        spare, self._spare = self._spare, None
+        if spare is None or self.spares is None or self.abort.is_set():
+            self._spare = spare
+            return False
+        self.spares.give_back(spare)
+        return True
+
+    def _release(self) -> None:
+        """The spare that runs this attempt will not come back soon: the pool replaces it."""
+        if self._spare is not None and self.spares is not None:
+            self.spares.release(self._spare)
 
     def _start(self, payload: AttemptPayload) -> tuple[Any, Any]:
         """The attempt's process, a spare told its job or a new one, and the pipe on which
         it says its outcome is recorded."""
         claim = self.claim
-        spare = self.spares.take(payload) if self.spares is not None else None
-        if spare is not None and spare.hand(str(claim.job_id), claim.attempt):
-            return spare.process, spare.handoff
+        pool = self.spares
+        spare = pool.take(payload) if pool is not None else None
+        if pool is not None and spare is not None:
+            if spare.hand(str(claim.job_id), claim.attempt):
+                self._spare = spare
+                return spare.process, spare.handoff
+            pool.release(spare)
         context = process_context()
         ours, theirs = context.Pipe()
         process = context.Process(  # type: ignore[attr-defined]
@@ -231,9 +265,10 @@ class Supervisor:
         )
 
 
-def _heard(report: Any) -> bool:
-    """Whether the attempt said its outcome is recorded (False: it closed the pipe)."""
+def _heard(report: Any) -> str | None:
+    """What the attempt said: RECORDED, READY, or None (it closed the pipe)."""
     try:
-        return bool(report.recv() == RECORDED)
+        word = report.recv()
     except (EOFError, OSError):
-        return False
+        return None
+    return word if word in (RECORDED, READY) else None

@@ -33,6 +33,8 @@ def start_attempt_log(
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        if isinstance(handler, logging.FileHandler):
+            handler.close()  # a kept process's previous attempt
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(TEXT_FORMAT))
     root.addHandler(to_file)
@@ -40,6 +42,17 @@ def start_attempt_log(
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     return path
+
+
+def end_attempt_log() -> None:
+    """In a training process kept for another attempt: close this attempt's file, so that
+    what the supervisor appends comes after everything the attempt wrote."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+            handler.close()
+    set_process_job(None)
 
 
 def attempt_logs(artifact_root: Path | str, job_id: str) -> list[tuple[int, Path]]:
@@ -73,6 +86,7 @@ _REASONS = {
     "deadline": "max_runtime_seconds passed; the supervisor killed the process group",
     "shutdown": "the server shut down; the supervisor killed the process group",
     "lost": "the attempt lost its claim on the job; the supervisor killed the process group",
+    "kept": "the training process ended the attempt and was kept for the next one",
 }
 
 
