@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -436,7 +437,7 @@ class _Keeper:
     process had before its first attempt (what the forkserver gave it), warnings already shown
     once are shown again, and the log goes to the attempt's own file. A process is not kept
     after an attempt that did not record its outcome, that set a memory limit (the limit stays
-    with the process), that left a child process running (joblib workers), after
+    with the process), that left a child process or a thread running, after
     ``attempts_per_process`` attempts, or once its resident memory grew by more than
     ``KEEP_MAX_GROWTH_BYTES``.
     """
@@ -450,6 +451,7 @@ class _Keeper:
         self.random_state = random.getstate()
         self.numpy_state = np.random.get_state()
         self.resident = _resident_bytes()
+        self.threads = threading.active_count()
 
     def before(self) -> None:
         import random
@@ -468,6 +470,9 @@ class _Keeper:
             return False
         if _has_children():
             logger.info("not kept for another attempt: a child process still runs")
+            return False
+        if threading.active_count() > self.threads:
+            logger.info("not kept for another attempt: a thread it started still runs")
             return False
         if _resident_bytes() - self.resident > KEEP_MAX_GROWTH_BYTES:
             logger.info("not kept for another attempt: its memory grew")

@@ -173,12 +173,16 @@ class Supervisor:
         to exit or, a kept spare, to say READY. True when it said READY and is back in the
         pool (the caller must not touch it any more)."""
         ends = time.monotonic() + seconds
+        listening = True  # until the process closes its end of the pipe (it is exiting)
         while process.exitcode is None and not self.abort.is_set():
             left = ends - time.monotonic()
             if left <= 0:
                 return False
-            if report in wait([process.sentinel, report], min(left, self.poll_interval)):
-                return _heard(report) == READY and self._give_back()
+            waited = [process.sentinel, report] if listening else [process.sentinel]
+            if report in wait(waited, min(left, self.poll_interval)):
+                if _heard(report) == READY:
+                    return self._give_back()
+                listening = False
         return False
 
     def _give_back(self) -> bool:
