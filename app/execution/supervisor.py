@@ -101,8 +101,10 @@ class Supervisor:
                 if report is not None and report in ready:
                     word = _heard(report)
                     if word == READY:  # recorded, nothing left to do, kept
-                        self.recorded.set()
+                        # Back in the pool before the slot is seen free: the claim that
+                        # takes the slot takes this process.
                         kept = self._give_back()
+                        self.recorded.set()
                         if self.on_recorded is not None:
                             self.on_recorded()
                         break
@@ -130,8 +132,11 @@ class Supervisor:
                     state = self.repository.poll(claim.job_id, claim.attempt)
                 if state is None:
                     # The claim ended: most often the child just recorded its outcome and is
-                    # exiting. Let it; only one that does not exit lost the claim for real.
-                    process.join(EXIT_GRACE_SECONDS)
+                    # telling us so, or exiting. Let it; only one that does neither within the
+                    # grace period lost the claim for real.
+                    waited = [process.sentinel, *([report] if report else [])]
+                    if report is not None and report in wait(waited, EXIT_GRACE_SECONDS):
+                        continue  # its word is read at the top of the loop
                     reason = None if process.exitcode is not None else "lost"
                     break
                 if state.cancel_requested:

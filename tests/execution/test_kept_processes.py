@@ -58,12 +58,14 @@ def test_consecutive_attempts_share_a_kept_process_each_with_its_own_log(
     with TestClient(create_app(settings)) as client:
         jobs = [run(client, body) for _ in range(3)]
         logs = [log_of(client, job["job_id"]) for job in jobs]
-    pids = {process_of(log) for log in logs}
-    assert len(pids) == 1, pids
+    # The first job may start before the first spare is ready (in a process of its own); the
+    # spare takes the second, and is kept for the third.
+    assert process_of(logs[1]) == process_of(logs[2])
+    assert "kept for the next one (outcome: recorded)" in logs[1].splitlines()[-1]
     for job, log in zip(jobs, logs, strict=True):
         assert log.count("started in process") == 1  # nothing of another attempt
         assert job["job_id"] in log
-        assert "kept for the next one (outcome: recorded)" in log.splitlines()[-1]
+        assert "(outcome: recorded)" in log.splitlines()[-1]
     # No random_state given: the forest draws from the global state, which each attempt
     # starts from as a fresh process would.
     assert jobs[0]["metrics"] == jobs[1]["metrics"] == jobs[2]["metrics"]
@@ -95,11 +97,16 @@ def test_a_memory_limited_attempt_and_a_cancelled_one_end_their_process(
     )
     with TestClient(create_app(settings)) as client:
         limited = run(client, job_request(resource_config={"memory_limit_mb": 2048}))
-        after = run(client, job_request())
-        limited_pid = process_of(log_of(client, limited["job_id"]))
-        assert "exited with code 0" in log_of(client, limited["job_id"]).splitlines()[-1]
-        kept_pid = process_of(log_of(client, after["job_id"]))
-        assert kept_pid != limited_pid
+        limited_log = log_of(client, limited["job_id"])
+        limited_pid = process_of(limited_log)
+        assert "exited with code 0" in limited_log.splitlines()[-1]
+        # Jobs until one runs in the process of the one before: a kept process.
+        pids = [process_of(log_of(client, run(client, job_request())["job_id"]))]
+        while len(pids) < 2 or pids[-1] != pids[-2]:
+            assert len(pids) < 5, pids
+            pids.append(process_of(log_of(client, run(client, job_request())["job_id"])))
+        kept_pid = pids[-1]
+        assert limited_pid not in pids
         assert wait_gone([limited_pid], timeout=5) == []
 
         # The kept process takes the next job; cancelling it kills the process and its group.
