@@ -43,7 +43,7 @@ from app.jobs.repository import (
     Removed,
     StatusRow,
 )
-from app.jobs.repository.status import AsyncStatusReader
+from app.jobs.repository.status import AsyncStatusReader, async_status_reader
 from app.jobs.schemas import (
     DataProfile,
     EvaluationReport,
@@ -214,13 +214,14 @@ class JobService:
         return _found_status(job_id, await reader.read(job_id, tenant))
 
     async def open_async_reads(self) -> None:
-        """Start the async status reads on the running loop (PostgreSQL through psycopg)."""
+        """Start the async status reads on the running loop (PostgreSQL: asyncpg, or psycopg
+        for a URL asyncpg would not read as libpq does)."""
         dialect = self.repository.engine.dialect
         if self._async_status is None and (dialect.name, dialect.driver) == (
             "postgresql",
             "psycopg",
         ):
-            reader = AsyncStatusReader(
+            reader = async_status_reader(
                 self.repository.engine,
                 fallback=lambda job_id, tenant: self.repository.read_status(job_id, tenant=tenant),
             )

@@ -8,23 +8,32 @@ own SQLAlchemy type still converts the values (UUIDs, UTC datetimes, JSON).
 
 On SQLite the read is a lookup in a local file in WAL mode (it never waits for a writer), so
 ``StatusReader`` runs it inline on the loop. On PostgreSQL it is a network round trip, during
-which an inline read would stop the loop: ``AsyncStatusReader`` runs the same statement on a
-small pool of psycopg's async connections (``psycopg_pool``), prepared on each connection, so
-the loop serves other requests while the server answers. Same timeouts, the same single retry
-on a dropped connection, the same tenant scoping and the same row.
+which an inline read would stop the loop: ``AsyncpgStatusReader`` runs the same statement on a
+small asyncpg pool, so the loop serves other requests while the server answers. asyncpg is
+used for this read alone (the rest of the application is on SQLAlchemy and psycopg): its
+protocol is parsed in compiled code, and a read costs less than half the CPU of one on
+psycopg's async connections and psycopg_pool (``docs/performance.md``), which was a third of a
+status GET's. A database URL with anything asyncpg would not read as libpq does keeps the read
+on psycopg (``PsycopgStatusReader``). Both have the same timeouts, the same single retry on a
+dropped connection, the same inline fallback when no connection can be had, the same tenant
+scoping and the same row.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import URL, Dialect, Engine
 
 from app.core.db import LOOP_READ_TIMEOUT_SECONDS, json_loads
 from app.jobs.models import TrainingJob
@@ -153,14 +162,241 @@ class StatusReader:
             return self._fetch(arguments)  # the pool dropped the dead connection: once more
 
 
-class AsyncStatusReader:
-    """PostgreSQL: ``STATUS_BY_ID`` on psycopg's async connections, for the event loop.
+class AsyncStatusReader(Protocol):
+    """A status read for the event loop, opened and closed on the loop that uses it (the
+    application's lifespan). When no connection can be had within the timeout, ``fallback``
+    (the inline read) answers."""
 
-    Made and closed on the loop that uses it (the application's lifespan). When the pool has no
-    connection to give within the timeout, ``fallback`` (the inline read) answers. Like the loop's
-    synchronous pool (``create_loop_read_engine``): a few connections in autocommit, 2 s to get
-    or open one and 2 s per statement, no ping before a read, and a read that met a connection
-    the server dropped is retried once on another (the pool throws the broken one away).
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def read(self, job_id: uuid.UUID, tenant: str) -> StatusRow | None: ...
+
+
+def async_status_reader(
+    engine: Engine, fallback: Callable[[uuid.UUID, str], StatusRow | None]
+) -> AsyncStatusReader:
+    """asyncpg for ``engine``'s database when its URL and the environment say nothing asyncpg
+    would read otherwise than libpq (``asyncpg_connect_arguments``); psycopg's async pool if not."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        raise ValueError("the async status read is for PostgreSQL through psycopg only")
+    arguments = asyncpg_connect_arguments(engine.url, os.environ)
+    if arguments is None:
+        logger.info("the database URL has options asyncpg does not take: status reads on psycopg")
+        return PsycopgStatusReader(engine, fallback)
+    return AsyncpgStatusReader(arguments, fallback)
+
+
+# Query options of a libpq URL that asyncpg's DSN parser reads as libpq does (asyncpg's
+# connect_utils); ``options`` and ``application_name`` go to the server as startup parameters,
+# as libpq sends them; ``connect_timeout`` is replaced by the read's own, as on psycopg.
+_ASYNCPG_DSN_OPTIONS = frozenset(
+    {
+        "host",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslpassword",
+        "sslnegotiation",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+    }
+)
+_STARTUP_OPTIONS = frozenset({"options", "application_name"})
+# libpq's environment variables that asyncpg does not read: psycopg honours them, so with one
+# set the two could reach another server, schema or authentication.
+_LIBPQ_ONLY_ENVIRONMENT = (
+    "PGOPTIONS",
+    "PGHOSTADDR",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGREQUIREAUTH",
+    "PGCHANNELBINDING",
+    "PGGSSENCMODE",
+    "PGSYSCONFDIR",
+)
+APPLICATION_NAME = "trainyard-status"
+
+
+def asyncpg_connect_arguments(url: URL, environment: Mapping[str, str]) -> dict[str, Any] | None:
+    """``asyncpg.create_pool``'s connection arguments for the SQLAlchemy ``url`` (user, password,
+    host, port and database as given, its query options in a DSN, the 2 s statement timeout
+    appended to the server options), or None when the URL or the environment holds anything
+    asyncpg would not read as libpq does: then the read stays on psycopg."""
+    if any(environment.get(name) for name in _LIBPQ_ONLY_ENVIRONMENT):
+        return None
+    query: dict[str, str] = {}
+    startup: dict[str, str] = {}
+    for key, value in url.query.items():
+        if not isinstance(value, str):
+            return None  # several hosts: libpq's and asyncpg's rules for lists differ
+        if key in _ASYNCPG_DSN_OPTIONS:
+            query[key] = value
+        elif key in _STARTUP_OPTIONS:
+            startup[key] = value
+        elif key != "connect_timeout":
+            return None
+    timeout = f"-c statement_timeout={LOOP_READ_TIMEOUT_SECONDS * 1000}"
+    startup["options"] = f"{startup['options']} {timeout}" if "options" in startup else timeout
+    startup.setdefault("application_name", APPLICATION_NAME)
+    arguments: dict[str, Any] = {
+        "dsn": f"postgresql://?{urlencode(query)}" if query else None,
+        "user": url.username,
+        "password": url.password,
+        "host": url.host,
+        "port": url.port,
+        "database": url.database,
+        "timeout": LOOP_READ_TIMEOUT_SECONDS,
+        "server_settings": startup,
+    }
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+class AsyncpgStatusReader:
+    """PostgreSQL: ``STATUS_BY_ID`` on an asyncpg pool, for the event loop.
+
+    asyncpg parses the protocol in compiled code: a read costs well under half the CPU of one
+    on psycopg's async connections and its pool (``docs/performance.md``). Like the loop's
+    synchronous pool (``create_loop_read_engine``): up to four connections, 2 s to get or open
+    one and 2 s per statement (on the server), no ping before a read, and a read that met a
+    connection the server dropped is retried once on another (the pool opens a new one in
+    place of a closed one). No transaction is ever opened (one SELECT is its own snapshot), so
+    a returned connection is not reset (asyncpg's default reset is a round trip per read). The
+    row's values are the inline read's: the id is the one asked for, timestamps are UTC-aware,
+    the JSON columns are parsed by ``json_loads``.
+    """
+
+    POOL_MAX = 4
+
+    def __init__(
+        self,
+        arguments: dict[str, Any],
+        fallback: Callable[[uuid.UUID, str], StatusRow | None],
+    ) -> None:
+        from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+        compiled = STATUS_BY_ID.compile(dialect=dialect())  # type: ignore[no-untyped-call]
+        self.sql = str(compiled)
+        self.order = tuple(compiled.positiontup or ())
+        self.arguments = arguments
+        self.fallback = fallback
+        self.pool: Any = None
+        self._warming: asyncio.Task[None] | None = None
+
+    @staticmethod
+    async def _init(connection: Any) -> None:
+        await connection.set_type_codec(
+            "json", schema="pg_catalog", encoder=json.dumps, decoder=json_loads, format="text"
+        )
+
+    @staticmethod
+    async def _no_reset(connection: Any) -> None:
+        """Nothing to undo: the reads open no transaction, set nothing and listen to nothing."""
+
+    async def open(self) -> None:
+        """Make the pool; its first connection is made in the background."""
+        import asyncpg
+
+        self.pool = await asyncpg.create_pool(
+            min_size=0,
+            max_size=self.POOL_MAX,
+            init=self._init,
+            reset=self._no_reset,
+            **self.arguments,
+        )
+        self._warming = asyncio.get_running_loop().create_task(self._warm())
+
+    async def _warm(self) -> None:
+        try:
+            async with asyncio.timeout(LOOP_READ_TIMEOUT_SECONDS):
+                connection = await self.pool.acquire()
+            await self.pool.release(connection)
+        except Exception as exc:  # the first read will try again
+            logger.warning("the status reads' first connection failed: %s", exc)
+
+    async def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def _connection(self) -> Any:
+        import asyncpg
+
+        try:
+            if self.pool.get_idle_size():
+                # A live idle connection: the pool hands it over without waiting (its queue
+                # gives live ones first), so no timer is armed (one cost a sixth of the read).
+                return await self.pool.acquire()
+            async with asyncio.timeout(LOOP_READ_TIMEOUT_SECONDS):
+                return await self.pool.acquire()
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _NoConnection() from exc
+
+    async def _fetch(self, job_id: uuid.UUID, arguments: list[Any]) -> StatusRow | None:
+        import asyncpg
+
+        connection = await self._connection()
+        try:
+            record = await connection.fetchrow(self.sql, *arguments)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if _closed(connection):
+                raise _Disconnected() from exc
+            raise
+        finally:
+            await self.pool.release(connection)
+        if record is None:
+            return None
+        return StatusRow(job_id, *record[1:])  # the id asked for: an exact uuid.UUID
+
+    async def read(self, job_id: uuid.UUID, tenant: str) -> StatusRow | None:
+        """The status of ``tenant``'s job ``job_id``; None when there is no such job."""
+        values = {"job_id": job_id, "tenant": tenant}
+        arguments = [values[name] for name in self.order]
+        try:
+            try:
+                return await self._fetch(job_id, arguments)
+            except _Disconnected:
+                return await self._fetch(job_id, arguments)  # on another connection
+        except _NoConnection:
+            # No connection within the timeout (all busy, or the server cannot be reached):
+            # read inline on the loop's own pool, as a SQLite read does.
+            logger.warning("no async connection for the status read in time; reading inline")
+            return self.fallback(job_id, tenant)
+
+
+def _closed(connection: Any) -> bool:
+    """Whether the server or the network closed ``connection`` (the pool takes a closed one
+    back at once, and then refuses every call on it)."""
+    import asyncpg
+
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
+class _NoConnection(Exception):
+    """The pool gave no connection within the timeout."""
+
+
+class PsycopgStatusReader:
+    """PostgreSQL: ``STATUS_BY_ID`` on psycopg's async connections, for a database URL that
+    asyncpg would not read as libpq does (``asyncpg_connect_arguments``).
+
+    The same pool size, timeouts, retry and fallback as ``AsyncpgStatusReader``; the statement
+    is prepared on each connection and converted by the columns' SQLAlchemy types.
     """
 
     POOL_MAX = 4
@@ -170,8 +406,6 @@ class AsyncStatusReader:
     ) -> None:
         from psycopg_pool import AsyncConnectionPool
 
-        if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
-            raise ValueError("AsyncStatusReader reads PostgreSQL through psycopg only")
         self.statement = _Compiled(engine.dialect)
         self.fallback = fallback
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -187,7 +421,7 @@ class AsyncStatusReader:
             },
             configure=self._configure,
             open=False,
-            name="trainyard-status",
+            name=APPLICATION_NAME,
         )
 
     @staticmethod
@@ -226,7 +460,5 @@ class AsyncStatusReader:
             except _Disconnected:
                 return await self._fetch(arguments)  # the pool discarded the dead connection
         except PoolTimeout:
-            # No connection within the timeout (all busy, or being made again after the server
-            # dropped them): read inline on the loop's own pool, as a SQLite read does.
             logger.warning("no async connection for the status read in time; reading inline")
             return self.fallback(job_id, tenant)
