@@ -13,7 +13,15 @@ folder, the local executor with forkserver training processes, and the app in-pr
    register a version, set its alias, end the run) from the job's own events; the
    fetching_data stage (where the run is started); and the whole job.
 2. Predictions on the completed job: latency of POST .../predictions for 1 row and for
-   1,000 rows, after one warm-up request (which loads the model into the cache).
+   1,000 rows, after one warm-up request (which loads the model into the cache); skipped
+   with ``--repeat-1 0``.
+
+On a shared machine the load moves more than the registry costs: ``--rounds N`` measures
+off and on N times, alternating the order, and reports the difference of each round;
+``--reference DIR`` measures another checkout's code (``git archive main | tar -x -C DIR``)
+in the same rounds, with this venv:
+
+    .venv/bin/python bench/registry.py --jobs 5 --rounds 4 --repeat-1 0 --reference /tmp/ref-main
 """
 
 from __future__ import annotations
@@ -143,13 +151,44 @@ def measure(on: bool, args: argparse.Namespace) -> dict[str, float]:
                 f"registering {median_ms(registering)}",
                 flush=True,
             )
-            if on:
+            names = sorted({name for s in stages for name in s})
+            per_stage = ", ".join(
+                f"{name} {median_ms([s.get(name, 0.0) for s in stages])}" for name in names
+            )
+            print(f"{label}: median per stage: {per_stage}", flush=True)
+            if on and args.repeat_1 > 0:
                 frame = load_iris(as_frame=True).frame.drop(columns="target")
                 records = frame.sample(1000, replace=True, random_state=0).to_dict("records")
                 url = f"/v1/training-jobs/{job_id}/predictions"
                 print(f"predict 1 row: {latency(client, url, records[:1], args.repeat_1)}")
                 print(f"predict 1000 rows: {latency(client, url, records, args.repeat_1000)}")
-    return {"whole": statistics.median(totals)}
+    names = {name for s in stages for name in s}
+    return {
+        "whole": statistics.median(totals),
+        "stages": {name: statistics.median(s.get(name, 0.0) for s in stages) for name in names},
+    }
+
+
+def run_one(only: str, checkout: Path | None, label: str) -> dict[str, Any]:
+    """One configuration in a process of its own (the forkserver and what it preloads are per
+    process); ``checkout``: measure that checkout's ``app`` instead of this one's."""
+    env = dict(os.environ)
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)
+    output = subprocess.run(
+        [sys.executable, __file__, *sys.argv[1:], "--only", only],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    ).stdout
+    result: dict[str, Any] = {}
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line.removeprefix("RESULT "))
+        else:
+            print(f"[{label}] {line}", flush=True)
+    return result
 
 
 def main() -> None:
@@ -157,29 +196,53 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5)
     parser.add_argument("--repeat-1", type=int, default=300)
     parser.add_argument("--repeat-1000", type=int, default=100)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="off and on measured this many times, alternated"
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="another checkout (e.g. main, from git archive) measured in the same rounds",
+    )
     parser.add_argument("--only", choices=["on", "off"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        # One configuration per process: the forkserver (and what it preloads) is per process.
+        import app
+
+        print(f"code: {Path(app.__file__).parent}")
         result = measure(args.only == "on", args)
         print(f"RESULT {json.dumps(result)}")
         return
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()}", flush=True)
-    medians = {}
-    for only in ("off", "on"):
-        output = subprocess.run(
-            [sys.executable, __file__, *sys.argv[1:], "--only", only],
-            check=True,
-            stdout=subprocess.PIPE,
-            text=True,
-        ).stdout
-        for line in output.splitlines():
-            if line.startswith("RESULT "):
-                medians[only] = json.loads(line.removeprefix("RESULT "))["whole"]
-            else:
-                print(line, flush=True)
-    added = (medians["on"] - medians["off"]) * 1000
-    print(f"MLflow adds (median whole job, on - off): {added:.0f} ms")
+    checkouts: dict[str, Path | None] = {"this checkout": None}
+    if args.reference is not None:
+        checkouts = {"reference": args.reference.resolve(), **checkouts}
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {"off": [], "on": []} for name in checkouts
+    }
+    for number in range(args.rounds):
+        # Alternate the order, so that a load that rises or falls through the run falls on both.
+        order = [(name, only) for name in checkouts for only in ("off", "on")]
+        if number % 2:
+            order.reverse()
+        for name, only in order:
+            label = f"round {number + 1}, {name}, {only}"
+            results[name][only].append(run_one(only, checkouts[name], label))
+    print(f"load average after: {os.getloadavg()}")
+    for name, by in results.items():
+        added = [
+            (on["whole"] - off["whole"]) * 1000 for off, on in zip(by["off"], by["on"], strict=True)
+        ]
+        stages = {
+            stage: statistics.median(r["stages"].get(stage, 0.0) for r in by["on"]) * 1000
+            for stage in ("fetching_data", "registering")
+        }
+        print(
+            f"{name}: MLflow adds (median whole job, on - off) per round "
+            f"{', '.join(f'{a:.0f}' for a in added)} ms; median {statistics.median(added):.0f} ms; "
+            f"on: fetching_data {stages['fetching_data']:.0f} ms, "
+            f"registering {stages['registering']:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

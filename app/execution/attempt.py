@@ -124,15 +124,23 @@ class AttemptRunner:
         self.log_trials = False
         self._last_write = 0.0
         self.registry_run: RegistryRun | None = None
+        # The registry run is started in a thread of its own while the data is fetched and
+        # the model trained; whoever needs the run joins it first (``_registry_ready``).
+        self._registry_thread: threading.Thread | None = None
+        self._registry_error: BaseException | None = None
+        # The stage and the step written with it are read and written together: the
+        # registry thread writes the run's id at the stage the attempt is in.
+        self._step_lock = threading.Lock()
         self.eta = EtaMeter()
         self.recorded = False  # the final write committed
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
-        new = stage is not self.stage
         logger.info("stage %s%s", stage.value, f": {message}" if message else "")
-        self.stage = stage
         fields = {**fields, "eta_seconds": None}
-        self._write(stage, STAGE_PROGRESS[stage], message, new_stage=new, fields=fields)
+        with self._step_lock:
+            new = stage is not self.stage
+            self.stage = stage
+            self._write(stage, STAGE_PROGRESS[stage], message, new_stage=new, fields=fields)
 
     def _write(
         self,
@@ -158,8 +166,9 @@ class AttemptRunner:
             return
         if new:
             logger.info("stage %s%s", stage.value, f": {message}" if message else "")
-        self.stage = stage
-        self._write(stage, progress, message, new_stage=new, fields={"eta_seconds": eta})
+        with self._step_lock:
+            self.stage = stage
+            self._write(stage, progress, message, new_stage=new, fields={"eta_seconds": eta})
 
     def on_trial(self, trial: dict[str, Any]) -> None:
         clean = {**trial, "params": jsonable(trial["params"])}
@@ -184,7 +193,7 @@ class AttemptRunner:
         tuning = request.hyperparameter_tuning_config
         self.log_trials = tuning is not None and tuning.log_trials
         spec = training_spec(request, self.settings)
-        self._begin_registry_run(request)
+        self._start_registry_run(request)
         started = time.perf_counter()
         dataset = self.data_client.fetch(
             request.data_source_config, columns=requested_columns(request)
@@ -203,6 +212,9 @@ class AttemptRunner:
         search = None
         if tuning is not None:
             from app.execution.trials import DistributedSearch
+
+            if self.log_trials:
+                self._registry_ready()  # the trials' runs are children of the job's run
 
             search = DistributedSearch(
                 self.repository,
@@ -313,6 +325,34 @@ class AttemptRunner:
         actual = {"total_seconds": round(total, 3), "fit_seconds": round(fit_seconds, 3)}
         return {**estimate, "actual": actual}
 
+    def _start_registry_run(self, request: TrainingJobRequest) -> None:
+        """Start the registry run beside the data's fetch and the training: its store calls
+        (experiment, run, the id written on the job) are off the job's path, on a core the
+        training leaves free or while it waits outside the interpreter."""
+        if self.registry_client is None:
+            return
+
+        def begin() -> None:
+            try:
+                self._begin_registry_run(request)
+            except BaseException as exc:  # raised in the attempt's thread when it joins
+                self._registry_error = exc
+
+        self._registry_thread = threading.Thread(
+            target=begin, name="trainyard-registry-run", daemon=True
+        )
+        self._registry_thread.start()
+
+    def _registry_ready(self) -> None:
+        """Wait for the registry thread; raise what it raised (e.g. ``LostClaim``)."""
+        thread, self._registry_thread = self._registry_thread, None
+        if thread is None:
+            return
+        thread.join()
+        error, self._registry_error = self._registry_error, None
+        if error is not None:
+            raise error
+
     def _begin_registry_run(self, request: TrainingJobRequest, *, required: bool = False) -> None:
         """Start the attempt's registry run and record its id on the job at once.
 
@@ -331,18 +371,20 @@ class AttemptRunner:
             logger.warning("job %s: registry run not started yet: %s", self.job_id, exc.message)
             return
         self.registry_run = run
-        self._write(
-            self.stage,
-            STAGE_PROGRESS[self.stage],
-            None,
-            new_stage=False,
-            fields={"registry_info": run.info()},
-            now=True,  # the supervisor ends the run of a process it kills: it must see it
-        )
+        with self._step_lock:
+            self._write(
+                self.stage,
+                STAGE_PROGRESS[self.stage],
+                None,
+                new_stage=False,
+                fields={"registry_info": run.info()},
+                now=True,  # the supervisor ends the run of a process it kills: it must see it
+            )
 
     def _register(
         self, request: TrainingJobRequest, result: Any, frame: Any, directory: Path
     ) -> dict[str, Any]:
+        self._registry_ready()
         if self.registry_run is None:
             self._begin_registry_run(request, required=True)
         assert self.registry_run is not None
@@ -355,6 +397,10 @@ class AttemptRunner:
         logger.error(
             "failed in stage %s: %s: %s", self.stage.value, error_type, message, exc_info=True
         )
+        try:
+            self._registry_ready()  # so that a run being started is ended FAILED too
+        except Exception as exc:
+            logger.warning("job %s: registry run not started: %s", self.job_id, exc)
         if self.registry_run is not None:
             self.registry_run.end_quietly("FAILED")
         self.recorded = self.writer.finish(

@@ -61,9 +61,10 @@ def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
 
 def open_registry(client: ModelRegistryClientInterface | None) -> None:
     """In a spare attempt process, before it is given a job: build the MLflow client and its
-    stores (their schema checks and engines), so that the job does not."""
+    stores (their schema checks and engines) and run the job's kinds of reads once, so that
+    the job pays for neither."""
     if isinstance(client, MlflowRegistryClient):
-        client.mlflow()
+        client.warm_up()
 
 
 def _tag_value(value: Any) -> str:

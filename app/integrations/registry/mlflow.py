@@ -16,6 +16,7 @@ import math
 import os
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,9 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         self.alias = alias
         self._client: Any = None
         self._lock = threading.Lock()
+        # The artifact URI of each run this process started: what MLflow's artifact calls
+        # would read the whole run back from the store to learn.
+        self._artifact_uris: dict[str, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {
@@ -126,6 +130,7 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         self.__dict__.update(state)
         self._client = None
         self._lock = threading.Lock()
+        self._artifact_uris = {}
 
     def __repr__(self) -> str:
         return f"MlflowRegistryClient({self.tracking_uri!r})"
@@ -152,6 +157,43 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                     "open the tracking store", lambda: open_client(self.tracking_uri)
                 )
             return self._client
+
+    def warm_up(self) -> None:
+        """Run once each kind of read a job's calls make, on names and ids no job has (a
+        spare attempt process does it before it is given a job): SQLAlchemy compiles and
+        caches each statement, and sets up the ORM's loaders, at its first use in a process.
+        Nothing is written: on SQLite a write would take the store's one write lock, which
+        the running attempts' calls wait for."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.mlflow()
+        missing = f"trainyard-warm-up-{uuid.uuid4().hex}"
+        reads: list[Callable[[], Any]] = [
+            lambda: client.get_experiment_by_name(missing),
+            lambda: client.get_run(uuid.uuid4().hex),
+            lambda: client.get_logged_model(f"m-{uuid.uuid4().hex}"),
+            lambda: client.get_registered_model(missing),
+        ]
+        for read in reads:
+            try:
+                read()
+            except MlflowException:
+                pass  # not found: what was asked
+
+    def _artifacts(self, location: str) -> Any:
+        """The artifact repository of ``location`` (a run's or a logged model's), as MLflow's
+        client makes it once it has read the location from the store."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        return get_artifact_repository(location, tracking_uri=self.tracking_uri)
+
+    def _known_artifacts(self, run_id: str) -> Any:
+        """The run's artifact repository when this process started the run (None otherwise,
+        or for Databricks, whose client adds profile details to the location)."""
+        location = self._artifact_uris.get(run_id)
+        if location is None or self.tracking_uri.startswith("databricks"):
+            return None
+        return self._artifacts(location)
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
         from mlflow.exceptions import MlflowException
@@ -215,7 +257,10 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
             f"start run {run_name!r}",
             lambda: client.create_run(experiment_id, run_name=run_name, tags=dict(tags)),
         )
-        return str(run.info.run_id)
+        run_id = str(run.info.run_id)
+        if run.info.artifact_uri:
+            self._artifact_uris[run_id] = str(run.info.artifact_uri)
+        return run_id
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
@@ -368,7 +413,12 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                     trusted_types=trusted_types,
                     requirements=requirements,
                 )
-                client.log_model_artifacts(logged.model_id, str(local))
+                if self.tracking_uri.startswith("databricks"):
+                    client.log_model_artifacts(logged.model_id, str(local))
+                else:
+                    # The location is the one just created: MLflow's ``log_model_artifacts``
+                    # would read the logged model back to learn it.
+                    self._artifacts(logged.artifact_location).log_artifacts(str(local))
             return f"models:/{logged.model_id}"
 
         return self._call("log the model", log)
@@ -414,9 +464,13 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
 
         version = self._call(f"register a version of {name!r}", create_version_and_model)
         if self.alias:
+            # Through the registry client: ``MlflowClient.set_registered_model_alias`` first
+            # reads the whole registered model (its versions, tags and aliases) to refuse a
+            # prompt, and the version was just created under this name.
+            registry = client._get_registry_client()
             self._call(
                 f"set alias {self.alias!r} of {name!r}",
-                lambda: client.set_registered_model_alias(name, self.alias, version.version),
+                lambda: registry.set_registered_model_alias(name, self.alias, version.version),
             )
         return str(version.version)
 
@@ -445,13 +499,25 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
     def log_evaluation(self, run_id: str, report: dict[str, Any]) -> None:
         """The evaluation report as ``evaluation/evaluation.json``."""
         import json
+        import tempfile
 
         client = self.mlflow()
         text = json.dumps(report, indent=2)
-        self._call(
-            "log the evaluation report",
-            lambda: client.log_text(run_id, text, f"{EVALUATION_ARTIFACTS}/{EVALUATION_JSON}"),
-        )
+        artifacts = self._known_artifacts(run_id)
+        if artifacts is None:
+            self._call(
+                "log the evaluation report",
+                lambda: client.log_text(run_id, text, f"{EVALUATION_ARTIFACTS}/{EVALUATION_JSON}"),
+            )
+            return
+
+        def upload() -> None:
+            with tempfile.TemporaryDirectory(prefix="trainyard-evaluation-") as folder:
+                path = Path(folder) / EVALUATION_JSON
+                path.write_text(text, encoding="utf-8")
+                artifacts.log_artifact(str(path), EVALUATION_ARTIFACTS)
+
+        self._call("log the evaluation report", upload)
 
     def log_evaluation_images(self, run_id: str, report: dict[str, Any]) -> list[str]:
         """The report's images beside its JSON, in one artifact upload (the run may have
@@ -465,8 +531,13 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
             draw_report(report, Path(folder))
             names = sorted(path.name for path in Path(folder).iterdir())
             if names:
-                upload = lambda: client.log_artifacts(  # noqa: E731
-                    run_id, folder, artifact_path=EVALUATION_ARTIFACTS
+                artifacts = self._known_artifacts(run_id)
+                upload = (
+                    (lambda: artifacts.log_artifacts(folder, EVALUATION_ARTIFACTS))
+                    if artifacts is not None
+                    else lambda: client.log_artifacts(
+                        run_id, folder, artifact_path=EVALUATION_ARTIFACTS
+                    )
                 )
                 self._call("log the evaluation images", upload)
         return names
