@@ -468,10 +468,16 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
             # reads the whole registered model (its versions, tags and aliases) to refuse a
             # prompt, and the version was just created under this name.
             registry = client._get_registry_client()
-            self._call(
-                f"set alias {self.alias!r} of {name!r}",
-                lambda: registry.set_registered_model_alias(name, self.alias, version.version),
-            )
+
+            def set_alias() -> None:
+                try:
+                    registry.set_registered_model_alias(name, self.alias, version.version)
+                except MlflowException:
+                    # Two versions of one model registered at once: both inserted the alias
+                    # row and the other commit won (a UNIQUE constraint). Once more moves it.
+                    registry.set_registered_model_alias(name, self.alias, version.version)
+
+            self._call(f"set alias {self.alias!r} of {name!r}", set_alias)
         return str(version.version)
 
     def end_run(self, run_id: str, status: RunStatus) -> None:
