@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import threading
 import time
 import uuid
@@ -23,11 +22,14 @@ from app.config import Settings
 from app.core.db import create_db_engine
 from app.core.exceptions import ModelRegistryError, TrainyardError, from_trainer_error
 from app.execution.child import (
+    Keeper,
     _die_with_parent,
     _release_forkserver,
     _watch_supervisor,
+    limit_memory,
     process_start_time,
 )
+from app.execution.estimates import job_estimate, with_actual
 from app.execution.payload import AttemptPayload
 from app.execution.registration import RegistryRun, open_registry
 from app.execution.stages import EXIT_LOST_CLAIM, LostClaim, StageWriter
@@ -69,9 +71,6 @@ RECORDED = "recorded"
 # What a spare sends once its attempt is over and it waits for the next job (an outcome
 # already recorded; sent instead of RECORDED when nothing was left to do after the write).
 READY = "ready"
-# A kept process whose resident memory grew past this much over what it held before its first
-# attempt exits instead (what the heap keeps after a large job is given back only by an exit).
-KEEP_MAX_GROWTH_BYTES = 256 * 1024 * 1024
 __all__ = [
     "EXIT_LOST_CLAIM",
     "READY",
@@ -81,21 +80,6 @@ __all__ = [
     "run_attempt",
     "run_spare",
 ]
-
-
-def _vm_size() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _limit_memory(megabytes: int) -> None:
-    # The address space the runtime already maps (libraries, thread stacks) is not the job's
-    # to pay for: the job may allocate ``megabytes`` on top of it.
-    limit = _vm_size() + megabytes * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 class AttemptRunner:
@@ -202,7 +186,9 @@ class AttemptRunner:
         job = self.job
         estimate = job.estimate
         if estimate is None:
-            estimate = self._estimate(spec, dataset.frame, time.perf_counter() - started)
+            estimate = job_estimate(
+                spec, dataset.frame, self.settings, time.perf_counter() - started
+            )
         self.enter(
             JobStage.PREPROCESSING,
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
@@ -211,7 +197,7 @@ class AttemptRunner:
         )
         search = None
         if tuning is not None:
-            from app.execution.trials import DistributedSearch
+            from app.execution.trials import DistributedSearch, imported_trials
 
             if self.log_trials:
                 self._registry_ready()  # the trials' runs are children of the job's run
@@ -221,7 +207,7 @@ class AttemptRunner:
                 self.job_id,
                 self.attempt,
                 self.settings,
-                imported=self._imported(tuning.warm_start_from),
+                imported=imported_trials(self.repository, tuning.warm_start_from),
                 log_trial=self.log_trial if self.log_trials else None,
             )
         result = train(spec, dataset.frame, self.on_progress, self.on_trial, search=search)
@@ -266,64 +252,11 @@ class AttemptRunner:
                 "artifacts_location": (registry_info or {}).get("model_uri") or str(directory),
                 "registry_info": registry_info,
                 "data_lineage": lineage,
-                "estimate": self._with_actual(estimate, job, result.fit_seconds),
+                "estimate": with_actual(estimate, job, result.fit_seconds),
             },
         )
         if not self.recorded:
             raise LostClaim()
-
-    def _imported(self, sources: list[uuid.UUID]) -> list[dict[str, Any]]:
-        """The finished trials of the warm-start jobs (checked at submit), oldest job first."""
-        from app.jobs.models import TRIAL_FIELDS
-
-        trials: list[dict[str, Any]] = []
-        for source in sources:
-            rows = {t.number: t for t in self.repository.trials.finished(source)}
-            for row in sorted(rows.values(), key=lambda t: t.number):
-                if row.source != "search":
-                    continue
-                trials.append(
-                    {
-                        **{name: getattr(row, name) for name in TRIAL_FIELDS},
-                        "started_at": row.started_at,
-                        "finished_at": row.finished_at,
-                        "worker": f"imported from job {source}",
-                    }
-                )
-        return trials
-
-    def _estimate(self, spec: Any, frame: Any, fetch_seconds: float) -> dict[str, Any] | None:
-        """The dry run's estimate, made once per job (a resumed attempt keeps the first).
-        A single fit on no more rows than the probes use gets none: its probes would be the
-        fit itself, repeated, and cost the job more than the estimate could tell."""
-        from app.trainer.estimate import PROBE_ROWS, estimate_job
-
-        if spec.tuning is None and len(frame) <= PROBE_ROWS:
-            return None
-        settings = self.settings
-        slots = settings.max_concurrent_jobs if settings.executor == "local" else 64
-        try:
-            return estimate_job(
-                spec,
-                frame,
-                slots=slots,
-                fixed_seconds=fetch_seconds + settings.estimate_overhead_seconds,
-            ).as_dict()
-        except Exception as exc:  # advice only: the job's own fit says what is wrong
-            logger.warning("no estimate: %s: %s", type(exc).__name__, exc)
-            return None
-
-    @staticmethod
-    def _with_actual(
-        estimate: dict[str, Any] | None, job: TrainingJob, fit_seconds: float
-    ) -> dict[str, Any] | None:
-        if estimate is None or job.started_at is None:
-            return estimate
-        from app.jobs.models import utcnow
-
-        total = (utcnow() - job.started_at).total_seconds()
-        actual = {"total_seconds": round(total, 3), "fit_seconds": round(fit_seconds, 3)}
-        return {**estimate, "actual": actual}
 
     def _start_registry_run(self, request: TrainingJobRequest) -> None:
         """Start the registry run beside the data's fetch and the training: its store calls
@@ -441,14 +374,14 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload, report: Any 
 
 def run_spare(handoff: Any, payload: AttemptPayload) -> None:
     """Entry point of a spare child: prepare, then run the attempts it is told, one after the
-    other, until it is told None or an attempt leaves the process unfit to keep (``_Keeper``)."""
+    other, until it is told None or an attempt leaves the process unfit to keep (``Keeper``)."""
     settings, repository = _prepare(payload)
     try:
         _warm(repository)
         open_registry(payload.model_registry_client)
     except Exception:  # an optimisation only; the attempt's own writes will tell
         logger.debug("warming the spare attempt failed", exc_info=True)
-    keeper = _Keeper(settings.attempts_per_process)
+    keeper = Keeper(settings.attempts_per_process)
     while True:
         try:
             told = handoff.recv()
@@ -476,70 +409,6 @@ def _close(report: Any) -> None:
             pass
 
 
-class _Keeper:
-    """Whether a spare may run one more attempt after the one it ran.
-
-    An attempt starts as it would in a fresh process: the global random states are those the
-    process had before its first attempt (what the forkserver gave it), warnings already shown
-    once are shown again, and the log goes to the attempt's own file. A process is not kept
-    after an attempt that did not record its outcome, that set a memory limit (the limit stays
-    with the process), that left a child process or a thread running, after
-    ``attempts_per_process`` attempts, or once its resident memory grew by more than
-    ``KEEP_MAX_GROWTH_BYTES``.
-    """
-
-    def __init__(self, attempts_per_process: int) -> None:
-        import random
-
-        import numpy as np
-
-        self.left = attempts_per_process
-        self.random_state = random.getstate()
-        self.numpy_state = np.random.get_state()
-        self.resident = _resident_bytes()
-        self.threads = threading.active_count()
-
-    def before(self) -> None:
-        import random
-        import warnings
-
-        import numpy as np
-
-        random.setstate(self.random_state)
-        np.random.set_state(self.numpy_state)
-        warnings._filters_mutated()  # type: ignore[attr-defined]  # forget "shown once"
-
-    def after(self, *, recorded: bool, memory_limited: bool) -> bool:
-        """Whether the process may run another attempt after the one that just ended."""
-        self.left -= 1
-        if not recorded or memory_limited or self.left < 1:
-            return False
-        if _has_children():
-            logger.info("not kept for another attempt: a child process still runs")
-            return False
-        if threading.active_count() > self.threads:
-            logger.info("not kept for another attempt: a thread it started still runs")
-            return False
-        if _resident_bytes() - self.resident > KEEP_MAX_GROWTH_BYTES:
-            logger.info("not kept for another attempt: its memory grew")
-            return False
-        return True
-
-
-def _resident_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize()
-
-
-def _has_children() -> bool:
-    """Whether any thread of this process has a child process (Linux's ``children`` file)."""
-    tasks = Path("/proc/self/task")
-    try:
-        return any((task / "children").read_text().strip() for task in tasks.iterdir())
-    except OSError:
-        return True  # cannot tell: do not keep the process
-
-
 def _run(
     job_id: str,
     attempt: int,
@@ -548,7 +417,7 @@ def _run(
     repository: JobRepository,
     report: Any = None,
     *,
-    keeper: _Keeper | None = None,
+    keeper: Keeper | None = None,
 ) -> bool:
     """One attempt; True when ``keeper`` keeps the process for another. Exits the process
     when the claim is lost."""
@@ -568,7 +437,7 @@ def _run(
     out_of_memory = False
     try:
         if memory_mb:
-            _limit_memory(memory_mb)
+            limit_memory(memory_mb)
         runner.run(request)
     except LostClaim:
         os._exit(EXIT_LOST_CLAIM)

@@ -20,7 +20,8 @@ from app.config import Settings
 from app.core.exceptions import ModelRegistryError
 from app.execution.forkserver import preload_first
 from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
-from app.integrations.registry.mlflow import MlflowRegistryClient, pip_requirements
+from app.integrations.registry.mlflow import MlflowRegistryClient
+from app.integrations.registry.mlmodel import pip_requirements
 from app.jobs.lifecycle import AttemptOutcome, JobStatus, Reaped
 from app.jobs.models import TrainingJob
 from app.jobs.repository import JobRepository

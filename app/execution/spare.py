@@ -6,7 +6,7 @@ forked from the forkserver, makes itself a process-group leader, prepares (``att
 and blocks on its end of a pipe. The supervisor that claims a job takes a spare and sends it
 the job id and attempt; the spare runs that attempt in its own process group. The same pipe
 carries the attempt's word that its outcome is recorded and, when the process is fit to run
-another attempt (``attempt._Keeper``), that it is READY: the supervisor then gives it back
+another attempt (``child.Keeper``), that it is READY: the supervisor then gives it back
 to the pool instead of killing it, and the next claim takes it, warm (its pages touched, its
 connections open) rather than newly forked. A spare that does not come back (killed,
 exited, not kept) is replaced in the background.
@@ -150,7 +150,7 @@ class SparePool:
                         return
                 spare = Spare(payload)
                 with self._lock:
-                    if self._closed or pickle.dumps(payload) != self._key:
+                    if self._closed or spare.key != self._key:
                         leftover: Spare | None = spare
                     else:
                         self._ready.append(spare)

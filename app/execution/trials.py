@@ -433,3 +433,24 @@ class DistributedSearch:
         if rung:
             self.trials.create(self.job_id, self.attempt, rung)
         return bool(rung)
+
+
+def imported_trials(repository: JobRepository, sources: list[uuid.UUID]) -> list[dict[str, Any]]:
+    """The finished trials of the warm-start jobs (checked at submit), oldest job first."""
+    from app.jobs.models import TRIAL_FIELDS
+
+    trials: list[dict[str, Any]] = []
+    for source in sources:
+        rows = {t.number: t for t in repository.trials.finished(source)}
+        for row in sorted(rows.values(), key=lambda t: t.number):
+            if row.source != "search":
+                continue
+            trials.append(
+                {
+                    **{name: getattr(row, name) for name in TRIAL_FIELDS},
+                    "started_at": row.started_at,
+                    "finished_at": row.finished_at,
+                    "worker": f"imported from job {source}",
+                }
+            )
+    return trials

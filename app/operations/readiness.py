@@ -11,7 +11,8 @@ from pathlib import Path
 
 from app.config import Settings
 from app.integrations.registry.interface import ModelRegistryClientInterface
-from app.integrations.registry.mlflow import MlflowRegistryClient, is_remote
+from app.integrations.registry.mlflow import MlflowRegistryClient
+from app.integrations.registry.store import is_remote
 
 
 def writable(folder: Path) -> str:

@@ -1,4 +1,4 @@
-"""A spare that ran an attempt may run the next one (``attempt._Keeper``): each attempt still
+"""A spare that ran an attempt may run the next one (``child.Keeper``): each attempt still
 has its own log, the same random states and the same results as in a fresh process, and a
 process is not kept after an attempt that set a memory limit, left a child process, or was
 stopped."""
@@ -125,7 +125,7 @@ def test_a_memory_limited_attempt_and_a_cancelled_one_end_their_process(
 
 CHECK = """
 import subprocess
-from app.execution.attempt import _has_children
+from app.execution.child import _has_children
 print(_has_children())
 child = subprocess.Popen(["sleep", "30"])
 print(_has_children())

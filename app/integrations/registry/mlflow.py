@@ -18,14 +18,22 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from app.core.exceptions import ModelRegistryError
+from app.integrations.registry.evaluation import EvaluationArtifacts
 from app.integrations.registry.interface import ModelRegistryClientInterface, RunStatus
-from app.integrations.registry.store import create_store, is_sql_store, open_client
+from app.integrations.registry.mlmodel import pip_requirements
+from app.integrations.registry.store import (
+    create_store,
+    fluent_lock,
+    global_tracking_uri,
+    is_remote,
+    is_sql_store,
+    open_client,
+)
 
 # MLflow 3 reports usage to a remote host from a thread it starts at import time unless told
 # not to. A self-hosted service must not call out on its own; an operator who wants the
@@ -36,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-REMOTE_SCHEMES = ("http://", "https://", "databricks")
 # SQLite answers "database is locked" at once (without waiting) when two processes both read
 # and then try to write; MLflow reports it as TEMPORARILY_UNAVAILABLE. Such calls are retried.
 RETRY_CODES = frozenset({"TEMPORARILY_UNAVAILABLE"})
@@ -44,52 +51,9 @@ RETRY_ATTEMPTS = 8
 MAX_PARAM_LENGTH = 6000
 PARAMS_PER_BATCH = 100
 METRICS_PER_BATCH = 1000
-# Where a run keeps its evaluation report (JSON and images).
-EVALUATION_ARTIFACTS = "evaluation"
-EVALUATION_JSON = "evaluation.json"
-
-# ``mlflow.sklearn.log_model`` reads the tracking URI from a process global; the lock keeps
-# two threads of one process from swapping it under each other.
-_fluent_lock = threading.Lock()
 
 
-@contextmanager
-def _global_tracking_uri(uri: str) -> Iterator[None]:
-    import mlflow
-
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
-
-
-def is_remote(tracking_uri: str) -> bool:
-    return tracking_uri.startswith(REMOTE_SCHEMES)
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of a logged pipeline, given explicitly: letting MLflow infer them
-    loads the model in a subprocess and costs seconds per job."""
-    import numpy
-    import pandas
-    import scipy
-    import sklearn
-    import skops
-    from mlflow import __version__ as mlflow_version
-
-    return [
-        f"mlflow=={mlflow_version}",
-        f"scikit-learn=={sklearn.__version__}",
-        f"skops=={skops.__version__}",
-        f"numpy=={numpy.__version__}",
-        f"pandas=={pandas.__version__}",
-        f"scipy=={scipy.__version__}",
-    ]
-
-
-class MlflowRegistryClient(ModelRegistryClientInterface):
+class MlflowRegistryClient(EvaluationArtifacts, ModelRegistryClientInterface):
     """Experiments, runs, params, metrics, models and versions in MLflow.
 
     ``artifact_root`` is where experiments created here keep their artifacts when the
@@ -324,7 +288,7 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
                 params=dict(run.data.params),
                 tags={k: v for k, v in run.data.tags.items() if k.startswith("trainyard.")},
             )
-            with _fluent_lock, _global_tracking_uri(self.tracking_uri), warnings.catch_warnings():
+            with fluent_lock, global_tracking_uri(self.tracking_uri), warnings.catch_warnings():
                 # MLflow hints that integer columns cannot hold missing values; the pipeline
                 # imputes them, and the hint would be noise in every job's log.
                 warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
@@ -447,7 +411,7 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
 
         def create_version() -> Any:
             # MLflow resolves a ``models:/`` source through the process's tracking URI.
-            with _fluent_lock, _global_tracking_uri(self.tracking_uri):
+            with fluent_lock, global_tracking_uri(self.tracking_uri):
                 return client.create_model_version(
                     name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
                 )
@@ -501,52 +465,6 @@ class MlflowRegistryClient(ModelRegistryClientInterface):
         self._call(f"delete run {run_id}", delete)
 
     # -- beyond the interface ---------------------------------------------------------------
-
-    def log_evaluation(self, run_id: str, report: dict[str, Any]) -> None:
-        """The evaluation report as ``evaluation/evaluation.json``."""
-        import json
-        import tempfile
-
-        client = self.mlflow()
-        text = json.dumps(report, indent=2)
-        artifacts = self._known_artifacts(run_id)
-        if artifacts is None:
-            self._call(
-                "log the evaluation report",
-                lambda: client.log_text(run_id, text, f"{EVALUATION_ARTIFACTS}/{EVALUATION_JSON}"),
-            )
-            return
-
-        def upload() -> None:
-            with tempfile.TemporaryDirectory(prefix="trainyard-evaluation-") as folder:
-                path = Path(folder) / EVALUATION_JSON
-                path.write_text(text, encoding="utf-8")
-                artifacts.log_artifact(str(path), EVALUATION_ARTIFACTS)
-
-        self._call("log the evaluation report", upload)
-
-    def log_evaluation_images(self, run_id: str, report: dict[str, Any]) -> list[str]:
-        """The report's images beside its JSON, in one artifact upload (the run may have
-        ended: MLflow takes artifacts of a finished run). Returns the files' names."""
-        import tempfile
-
-        from app.integrations.registry.plots import draw_report
-
-        client = self.mlflow()
-        with tempfile.TemporaryDirectory(prefix="trainyard-evaluation-") as folder:
-            draw_report(report, Path(folder))
-            names = sorted(path.name for path in Path(folder).iterdir())
-            if names:
-                artifacts = self._known_artifacts(run_id)
-                upload = (
-                    (lambda: artifacts.log_artifacts(folder, EVALUATION_ARTIFACTS))
-                    if artifacts is not None
-                    else lambda: client.log_artifacts(
-                        run_id, folder, artifact_path=EVALUATION_ARTIFACTS
-                    )
-                )
-                self._call("log the evaluation images", upload)
-        return names
 
     def run_status(self, run_id: str) -> str:
         client = self.mlflow()

@@ -62,3 +62,23 @@ def write_model_folder(
     (local / "conda.yaml").write_text(yaml.safe_dump(conda, default_flow_style=False))
     python_env = _PythonEnv.current()  # type: ignore[no-untyped-call]
     python_env.to_yaml(str(local / "python_env.yaml"))
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of a logged pipeline, given explicitly: letting MLflow infer them
+    loads the model in a subprocess and costs seconds per job."""
+    import numpy
+    import pandas
+    import scipy
+    import sklearn
+    import skops
+    from mlflow import __version__ as mlflow_version
+
+    return [
+        f"mlflow=={mlflow_version}",
+        f"scikit-learn=={sklearn.__version__}",
+        f"skops=={skops.__version__}",
+        f"numpy=={numpy.__version__}",
+        f"pandas=={pandas.__version__}",
+        f"scipy=={scipy.__version__}",
+    ]

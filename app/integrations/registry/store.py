@@ -16,12 +16,36 @@ WAL mode).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from app.core.db import tune_sqlite_engine
 
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+REMOTE_SCHEMES = ("http://", "https://", "databricks")
+
+# ``mlflow.sklearn.log_model`` and a ``models:/`` source read the tracking URI from a process
+# global; the lock keeps two threads of one process from swapping it under each other.
+fluent_lock = threading.Lock()
+
+
+def is_remote(tracking_uri: str) -> bool:
+    return tracking_uri.startswith(REMOTE_SCHEMES)
+
+
+@contextmanager
+def global_tracking_uri(uri: str) -> Iterator[None]:
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 def is_sql_store(tracking_uri: str) -> bool:
