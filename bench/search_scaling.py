@@ -44,7 +44,7 @@ SEARCH = {
     "hyperparameter_tuning_config": {
         "strategy": "grid",
         "search_space": {
-            "n_estimators": [150, 200],
+            "n_estimators": [70, 90],
             "max_depth": [8, 12, 16, None],
             "min_samples_leaf": [1, 2],
         },

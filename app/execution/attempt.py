@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ class AttemptRunner:
         self._step_lock = threading.Lock()
         self.eta = EtaMeter()
         self.recorded = False  # the final write committed
+        self.estimate: dict[str, Any] | None = None
 
     def enter(self, stage: JobStage, message: str | None = None, **fields: Any) -> None:
         logger.info("stage %s%s", stage.value, f": {message}" if message else "")
@@ -154,6 +156,27 @@ class AttemptRunner:
             self.stage = stage
             self._write(stage, progress, message, new_stage=new, fields={"eta_seconds": eta})
 
+    def _estimated(self, measure: Callable[[], None] | None) -> Callable[[], dict[str, Any] | None]:
+        """The job's estimate: made by ``measure`` and written at the stage the attempt is
+        in, or the one stored by an earlier attempt (``measure`` None)."""
+
+        def store() -> dict[str, Any] | None:
+            if measure is None:
+                return self.estimate
+            measure()
+            if self.estimate is not None:
+                with self._step_lock:
+                    self._write(
+                        self.stage,
+                        self.writer.progress,
+                        None,
+                        new_stage=False,
+                        fields={"estimate": self.estimate},
+                    )
+            return self.estimate
+
+        return store
+
     def on_trial(self, trial: dict[str, Any]) -> None:
         clean = {**trial, "params": jsonable(trial["params"])}
         self.writer.flush()  # the row's stage and progress first, then the trial
@@ -184,16 +207,19 @@ class AttemptRunner:
         )
         lineage = dataset.lineage()
         job = self.job
-        estimate = job.estimate
-        if estimate is None:
-            estimate = job_estimate(
-                spec, dataset.frame, self.settings, time.perf_counter() - started
-            )
+        self.estimate = job.estimate
+        fetch_seconds = time.perf_counter() - started
+
+        def measure() -> None:
+            self.estimate = job_estimate(spec, dataset.frame, self.settings, fetch_seconds)
+
+        if self.estimate is None and tuning is None:
+            measure()
         self.enter(
             JobStage.PREPROCESSING,
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
             data_lineage=lineage,
-            estimate=estimate,
+            estimate=self.estimate,
         )
         search = None
         if tuning is not None:
@@ -209,6 +235,9 @@ class AttemptRunner:
                 self.settings,
                 imported=imported_trials(self.repository, tuning.warm_start_from),
                 log_trial=self.log_trial if self.log_trials else None,
+                # A search's probes wait until its units exist: the other slots start on
+                # trials meanwhile instead of idling while this one times its probes.
+                on_units=self._estimated(measure if self.estimate is None else None),
             )
         result = train(spec, dataset.frame, self.on_progress, self.on_trial, search=search)
         lineage.update(result.rows)
@@ -252,7 +281,7 @@ class AttemptRunner:
                 "artifacts_location": (registry_info or {}).get("model_uri") or str(directory),
                 "registry_info": registry_info,
                 "data_lineage": lineage,
-                "estimate": with_actual(estimate, job, result.fit_seconds),
+                "estimate": with_actual(self.estimate, job, result.fit_seconds),
             },
         )
         if not self.recorded:

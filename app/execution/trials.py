@@ -30,7 +30,7 @@ from app.config import Settings
 from app.execution.payload import AttemptPayload
 from app.jobs.models import SearchTrial, Trial
 from app.jobs.repository import JobRepository
-from app.jobs.repository.trials import TrialClaim
+from app.jobs.repository.trials import SearchCounts, TrialClaim
 from app.jobs.spec import jsonable
 from app.trainer.errors import TrainingError
 from app.trainer.search_space import planned_trials
@@ -246,6 +246,7 @@ class DistributedSearch:
         *,
         imported: list[dict[str, Any]] | None = None,
         log_trial: Callable[[dict[str, Any]], None] | None = None,
+        on_units: Callable[[], dict[str, Any] | None] | None = None,
     ) -> None:
         self.repository = repository
         self.trials = repository.trials
@@ -255,10 +256,18 @@ class DistributedSearch:
         self.owner = f"attempt-{attempt}@{worker_label()}"
         self.imported = imported or []
         self.log_trial = log_trial
+        # Called once the units exist: the job's estimate (what its final fit and evaluation
+        # should take decides when this slot leaves the last units to other slots).
+        self.on_units = on_units
+        self._final_seconds: float | None = None
         # The refit's input, and a refit made while the last trials ran on other slots:
         # (its parameters, its result or None when it failed).
         self._refit_input: tuple[Prepared, Any, Any] | None = None
         self._early: tuple[dict[str, Any], Any] | None = None
+        # The trainer's evaluation of the final model, and that of the early refit once made
+        # (None: not yet; False: it failed, the trainer evaluates again at the end).
+        self._evaluate: Callable[[Any], Any] | None = None
+        self._early_evaluated: Any = None
 
     def __call__(
         self,
@@ -269,8 +278,11 @@ class DistributedSearch:
         y: Any,
         progress: Callable[[str, float, str | None], None],
         on_trial: Any,
+        *,
+        evaluate: Callable[[Any], Any] | None = None,
     ) -> SearchOutcome:
         tuning: dict[str, Any] = spec.tuning
+        self._evaluate = evaluate
         seed = tuning.get("random_state")
         seed = spec.random_state if seed is None else int(seed)
         trial_pipeline = clone(pipeline)
@@ -286,6 +298,12 @@ class DistributedSearch:
         created = self.trials.create(self.job_id, self.attempt, initial_units(prepared))
         if not created and self.trials.next_number(self.job_id) >= 0:
             progress("tuning", 0.0, "resuming the search: finished trials are kept")
+        if self.on_units is not None:
+            estimate = self.on_units() or {}
+            if estimate.get("evaluation_seconds") is not None:
+                self._final_seconds = float(estimate["fit_seconds"]) + float(
+                    estimate["evaluation_seconds"]
+                )
         timed_out = self._loop(prepared, progress)
         finished = self._finished()
         best = best_of(finished, tuning["strategy"])
@@ -309,13 +327,21 @@ class DistributedSearch:
             notes.append(f"{imported} trials imported by warm start count toward the best")
         progress("tuning", 1.0, f"refitting the best of {len(finished)} trials on every row")
         early = self._early
+        evaluated = None
         if early is not None and early[1] is not None and early[0] == dict(best["params"]):
             final, fitted = early[1]
+            evaluated = self._early_evaluated or None
         else:
             final, fitted = refit(to_refit, X, y, best["params"])
         notes.extend(fitted.notes)
         return SearchOutcome(
-            final, dict(best["params"]), float(best["mean_score"]), finished, notes, fitted.metrics
+            final,
+            dict(best["params"]),
+            float(best["mean_score"]),
+            finished,
+            notes,
+            fitted.metrics,
+            evaluated=evaluated,
         )
 
     # -- the loop -------------------------------------------------------------------------
@@ -357,6 +383,9 @@ class DistributedSearch:
                 elif counts.running == 0:
                     return True
             else:
+                if not more and self._leave_to_others(counts):
+                    if self._refit_early(tuning["strategy"]):
+                        continue
                 claim = self.trials.claim(owner=self.owner, lease_seconds=lease, job_id=self.job_id)
                 if claim is not None:
                     execute(self.repository, claim, prepared, lease)
@@ -366,23 +395,55 @@ class DistributedSearch:
                         continue
             time.sleep(WAIT_SECONDS)
 
+    def _leave_to_others(self, counts: SearchCounts) -> bool:
+        """Whether to leave the search's last pending units to the slots running the others
+        and make the final fit and evaluation of the best so far meanwhile: when each of
+        those slots has at most one unit left to take after its current one, and the final
+        work (from the job's estimate) takes at least as long as a trial. Taking the last
+        unit here instead would start the final work only after it; a best that changes in
+        the units left is refitted again at the end."""
+        if not counts.pending or counts.pending > counts.running or self._final_seconds is None:
+            return False
+        durations = [
+            t["duration_seconds"]
+            for t in self._finished()
+            if t["source"] == "search" and t["state"] == "complete" and t["duration_seconds"]
+        ]
+        if not durations:
+            return False
+        return bool(self._final_seconds >= sum(durations) / len(durations))
+
     def _refit_early(self, strategy: str) -> bool:
         """Nothing is left to claim and other slots run the search's last trials: refit the
-        best so far on this slot's core, which would otherwise wait for them. It is kept when
-        that configuration is still the best at the end (the same parameters and seed make
-        the same model); True when a refit was made."""
+        best so far on this slot's core, which would otherwise wait for them, then (while
+        they still run) evaluate it. Both are kept when that configuration is still the best
+        at the end (the same parameters and seed make the same model); True when a refit or
+        an evaluation was made."""
         best = best_of(self._finished(), strategy)
         if best is None or self._refit_input is None:
             return False
         params = dict(best["params"])
         if self._early is not None and self._early[0] == params:
-            return False
+            return self._evaluate_early()
         prepared, X, y = self._refit_input
+        self._early_evaluated = None
         try:
             self._early = (params, refit(prepared, X, y, params))
         except Exception as exc:  # the refit at the end tries again and reports the error
             logger.warning("refitting the best so far failed: %s: %s", type(exc).__name__, exc)
             self._early = (params, None)
+        return True
+
+    def _evaluate_early(self) -> bool:
+        if self._evaluate is None or self._early is None or self._early[1] is None:
+            return False
+        if self._early_evaluated is not None:
+            return False
+        try:
+            self._early_evaluated = self._evaluate(self._early[1][0])
+        except Exception as exc:  # the trainer evaluates again at the end and reports it
+            logger.warning("evaluating the best so far failed: %s: %s", type(exc).__name__, exc)
+            self._early_evaluated = False
         return True
 
     def _summary(self, done: int, budget: int) -> str:

@@ -373,6 +373,11 @@ class JobEstimate(BaseModel):
     """How long the job should take, from timed fits on subsamples of its data."""
 
     fit_seconds: float = Field(description="One fit of the model on the training split.")
+    evaluation_seconds: float | None = Field(
+        default=None,
+        description="Evaluating the final model on the holdout: metrics, report and its "
+        "permutation importance (null in estimates stored before it was given).",
+    )
     peak_memory_mb: float = Field(description="Python-visible peak of a fit, plus the data.")
     trials: int = Field(description="Search trials (0 without a search).")
     parallel_trials: int = Field(description="Trials run at a time.")

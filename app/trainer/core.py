@@ -224,13 +224,24 @@ def train(
     trials: list[dict[str, Any]] = []
     extra_metrics: dict[str, float] = {}
     inner_rows = 0
+    evaluated: Evaluated | None = None  # made by the search while it waited for its last trials
     started = time.perf_counter()
     if spec.tuning:
         from app.trainer.tuning import run_search
 
         progress("tuning", 0.0, None)
-        outcome = (search or run_search)(pipeline, spec, task, X_train, y_train, progress, on_trial)
+        if search is None:
+            outcome = run_search(pipeline, spec, task, X_train, y_train, progress, on_trial)
+        else:
+
+            def evaluate(fitted: Pipeline) -> Evaluated:
+                return _evaluate(fitted, task, spec, X_train, y_train, X_val, y_val)
+
+            outcome = search(
+                pipeline, spec, task, X_train, y_train, progress, on_trial, evaluate=evaluate
+            )
         pipeline, best, trials = outcome.pipeline, outcome.best_params, outcome.trials
+        evaluated = outcome.evaluated
         extra_metrics["cv_best_score"] = outcome.best_score
         extra_metrics.update(outcome.fit_metrics)
         notes.extend(outcome.notes)
@@ -251,19 +262,13 @@ def train(
     fit_seconds = time.perf_counter() - started
 
     progress("evaluating", 0.0, None)
-    # Both splits go through the pipeline in one call; the metrics, the report and the
-    # importance's baseline share its predictions.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        validation, training = predict_splits(pipeline, [X_val, X_train], task)
-    metrics = named_metrics(
-        pipeline, task, {"validation": (y_val, validation), "train": (y_train, training)}
-    )
-    metrics.update(extra_metrics)
+    progress("evaluating", 0.5, f"evaluation report on {len(X_val)} validation rows")
+    if evaluated is None or evaluated.pipeline is not pipeline:
+        evaluated = _evaluate(pipeline, task, spec, X_train, y_train, X_val, y_val)
+    metrics = {**evaluated.metrics, **extra_metrics}
+    evaluation = evaluated.report
     if dropped:
         metrics["rows_dropped_missing_target"] = float(dropped)
-    progress("evaluating", 0.5, f"evaluation report on {len(X_val)} validation rows")
-    evaluation = report_or_reason(pipeline, task, X_val, y_val, spec, validation)
     model = pipeline.named_steps["model"]
     classes = getattr(model, "classes_", None)
     return TrainingResult(
@@ -288,6 +293,36 @@ def train(
         fit_seconds=fit_seconds,
         evaluation=evaluation,
     )
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A fitted pipeline's metrics on both splits and its evaluation report."""
+
+    pipeline: Pipeline
+    metrics: dict[str, float]
+    report: dict[str, Any]
+
+
+def _evaluate(
+    pipeline: Pipeline,
+    task: str,
+    spec: TrainingSpec,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_val: pd.DataFrame,
+    y_val: pd.Series,
+) -> Evaluated:
+    # Both splits go through the pipeline in one call; the metrics, the report and the
+    # importance's baseline share its predictions.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        validation, training = predict_splits(pipeline, [X_val, X_train], task)
+    metrics = named_metrics(
+        pipeline, task, {"validation": (y_val, validation), "train": (y_train, training)}
+    )
+    report = report_or_reason(pipeline, task, X_val, y_val, spec, validation)
+    return Evaluated(pipeline, metrics, report)
 
 
 def report_or_reason(

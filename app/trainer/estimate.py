@@ -70,10 +70,13 @@ class Estimate:
     parallel_trials: int
     total_seconds: float
     basis: str
+    # The final model's evaluation on the holdout (metrics, report, importance).
+    evaluation_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "fit_seconds": round(self.fit_seconds, 3),
+            "evaluation_seconds": round(self.evaluation_seconds, 3),
             "peak_memory_mb": round(self.peak_memory_mb, 1),
             "trials": self.trials,
             "parallel_trials": self.parallel_trials,
@@ -302,7 +305,7 @@ def estimate(
             )
             + f", plus {fixed_seconds:.2f}s fixed"
         )
-        return Estimate(fit_seconds, memory_mb, 0, 1, total, basis)
+        return Estimate(fit_seconds, memory_mb, 0, 1, total, basis, evaluation)
     trials = planned_trials(tuning)
     folds = int(tuning["cv_folds"])
     parallel = max(1, min(int(tuning["parallel_trials"]), slots))
@@ -318,7 +321,7 @@ def estimate(
         + (f", {factor:.0f} {name} on average" if name is not None else "")
         + f"; refit on {rows} rows; plus {fixed_seconds:.2f}s fixed"
     )
-    return Estimate(fit_seconds, memory_mb, trials, parallel, total, basis)
+    return Estimate(fit_seconds, memory_mb, trials, parallel, total, basis, evaluation)
 
 
 def estimate_job(spec: Any, frame: pd.DataFrame, *, slots: int, fixed_seconds: float) -> Estimate:

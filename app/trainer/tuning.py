@@ -44,6 +44,8 @@ class SearchOutcome:
     trials: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     fit_metrics: dict[str, float] = field(default_factory=dict)
+    # ``core.Evaluated`` of ``pipeline`` when the search evaluated it already.
+    evaluated: Any = None
 
 
 def _now() -> str:

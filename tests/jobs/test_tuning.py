@@ -39,11 +39,13 @@ def test_grid_over_svc_records_six_trials_and_refits_the_best(client: TestClient
     best = max(trials, key=lambda t: t["mean_score"])
     assert done["best_hyperparameters"] == best["params"]
     assert done["metrics"]["cv_best_score"] == pytest.approx(best["mean_score"])
-    # A search stores the estimate its attempt made before any trial, and the actual beside it.
+    # A search stores the estimate its attempt made once its units existed, and the actual
+    # beside it.
     estimate = done["estimate"]
     assert estimate["trials"] == 6
     assert estimate["total_seconds"] > 0
     assert estimate["fit_seconds"] > 0
+    assert estimate["evaluation_seconds"] > 0
     assert estimate["actual"]["total_seconds"] > 0
 
     frame = load_breast_cancer(as_frame=True).frame

@@ -137,6 +137,9 @@ def test_dry_run_estimates_a_search_from_timed_fits(client: TestClient) -> None:
     assert estimate["parallel_trials"] >= 1
     assert estimate["fit_seconds"] > 0
     assert estimate["peak_memory_mb"] > 0
+    # The final model's evaluation: its report's importance at least predicts the holdout.
+    assert estimate["evaluation_seconds"] > 0
+    assert estimate["total_seconds"] >= estimate["fit_seconds"] + estimate["evaluation_seconds"]
     # Four trials of three folds cannot take less than one fit.
     assert estimate["total_seconds"] >= estimate["fit_seconds"]
     assert "timed fits on" in estimate["basis"]

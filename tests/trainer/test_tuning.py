@@ -185,3 +185,67 @@ def test_each_strategy_records_its_trials_and_refits_the_best(
     assert result.metrics["cv_best_score"] == pytest.approx(best["mean_score"])
     fitted = result.pipeline.named_steps["model"]
     assert fitted.get_params()["max_depth"] == result.best_hyperparameters["max_depth"]
+
+
+def _without_timings(report: dict[str, Any]) -> dict[str, Any]:
+    importance = dict(report["feature_importance"] or {})
+    importance.pop("seconds", None)
+    return {**report, "feature_importance": importance}
+
+
+@pytest.mark.parametrize("evaluate_early", [True, False])
+def test_a_search_that_evaluated_its_final_model_early_gives_the_trainers_own_evaluation(
+    evaluate_early: bool,
+) -> None:
+    """An executor's search (``train(search=...)``) may evaluate the final model itself while
+    it waits for its last trials; the job then gets exactly what the trainer would have
+    computed. An evaluation of another pipeline than the one returned is not used."""
+    from sklearn.base import clone
+
+    from app.trainer.tuning import SearchOutcome
+
+    spec = TrainingSpec(
+        algorithm="RandomForestClassifier",
+        target_column="target",
+        parameters={"n_estimators": 15},
+        tuning=tuning("grid", {"max_depth": [2, 4]}, parallel_trials=1, random_state=0),
+    )
+    calls: list[Any] = []
+
+    def search(
+        pipeline: Any,
+        spec: Any,
+        task: str,
+        X: Any,
+        y: Any,
+        progress: Any,
+        on_trial: Any,
+        *,
+        evaluate: Any,
+    ) -> SearchOutcome:
+        final = clone(pipeline).set_params(model__max_depth=4).fit(X, y)
+        evaluated = evaluate(final if evaluate_early else clone(final).fit(X, y))
+        calls.append(evaluated)
+        trial = {"number": 0, "params": {"max_depth": 4}, "mean_score": 0.9, "state": "complete"}
+        return SearchOutcome(final, {"max_depth": 4}, 0.9, [trial], evaluated=evaluated)
+
+    ours = train(spec, iris(), search=search)
+    assert len(calls) == 1
+    # The same final model evaluated by the trainer itself, as without the early evaluation.
+    fresh = train(
+        spec,
+        iris(),
+        search=lambda *a, evaluate: SearchOutcome(
+            clone(a[0]).set_params(model__max_depth=4).fit(a[3], a[4]),
+            {"max_depth": 4},
+            0.9,
+            [],
+        ),
+    )
+    assert ours.metrics == fresh.metrics
+    assert _without_timings(ours.evaluation) == _without_timings(fresh.evaluation)
+    if evaluate_early:
+        assert ours.metrics == {**calls[0].metrics, "cv_best_score": 0.9}
+        assert ours.evaluation is calls[0].report
+    else:
+        assert ours.evaluation is not calls[0].report
