@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -114,10 +116,39 @@ def _write_json(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
+def _skops_bytes(pipeline: Any) -> bytes | None:
+    """The skops file of ``pipeline`` with its schema written compactly, or None when this
+    skops lacks the parts used (then ``skops.io.dump`` writes it).
+
+    ``skops.io.dump`` writes ``schema.json`` with ``indent=2``, which makes Python's json
+    module take its pure-Python encoder: 8.9 ms of CPU for a depth-3 tree against 3.1 ms
+    without the indent (``docs/performance.md``). The archive is otherwise the same (the
+    same state and the same protocol and version keys); skops reads the schema with
+    ``json.loads``, which does not care for whitespace."""
+    try:
+        import skops
+        from skops.io._utils import SaveContext, get_state
+    except ImportError:
+        return None
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        context = SaveContext(zip_file=archive)
+        state = get_state(pipeline, context)
+        context.clear_memo()
+        state["protocol"] = context.protocol
+        state["_skops_version"] = skops.__version__
+        archive.writestr("schema.json", json.dumps(state))
+    return buffer.getvalue()
+
+
 def save_model(pipeline: Any, path: Path) -> None:
     """Write atomically: a reader never sees half a model."""
     tmp = path.with_suffix(".tmp")
-    sio.dump(pipeline, tmp)
+    data = _skops_bytes(pipeline)
+    if data is None:
+        sio.dump(pipeline, tmp)
+    else:
+        tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
@@ -172,7 +203,11 @@ def trusted_types(path: Path) -> list[str]:
 
 def model_trusted_types(model: Any) -> list[str]:
     """The types loading ``model`` from skops needs, checked like a file's (for MLflow)."""
-    return _reviewed(sio.get_untrusted_types(data=sio.dumps(model)), type(model).__name__)
+    data = _skops_bytes(model)
+    return _reviewed(
+        sio.get_untrusted_types(data=sio.dumps(model) if data is None else data),
+        type(model).__name__,
+    )
 
 
 def load_model(path: Path) -> Any:

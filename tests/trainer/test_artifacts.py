@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,44 @@ def test_write_then_load_gives_a_pipeline_that_predicts_the_same(
     rows = mixed().drop(columns="label")
     assert list(loaded.predict(rows)) == list(fitted.predict(rows))  # type: ignore[attr-defined]
     assert np.allclose(loaded.predict_proba(rows), fitted.predict_proba(rows))  # type: ignore[attr-defined]
+
+
+def test_the_model_file_is_skops_own_archive_with_its_schema_written_compactly(
+    fitted: object, tmp_path: Path
+) -> None:
+    """The file holds what ``skops.io.dump`` would write (the same entries, and the same
+    schema once parsed), only without the schema's indentation."""
+    import hashlib
+    import io
+    import zipfile
+
+    def by_content(archive: zipfile.ZipFile) -> Any:
+        """The schema with each array file's name replaced by its digest and each object id
+        (``__id__``, the memo's key) by its rank of first appearance: both are ``id()``s."""
+        schema = archive.read("schema.json").decode()
+        for name in archive.namelist():
+            if name != "schema.json":
+                schema = schema.replace(name, hashlib.sha256(archive.read(name)).hexdigest())
+        ranks: dict[Any, int] = {}
+
+        def renumber(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {
+                    key: ranks.setdefault(value, len(ranks)) if key == "__id__" else renumber(value)
+                    for key, value in node.items()
+                }
+            if isinstance(node, list):
+                return [renumber(item) for item in node]
+            return node
+
+        return renumber(json.loads(schema))
+
+    save_model(fitted, tmp_path / MODEL_FILE)
+    ours = zipfile.ZipFile(tmp_path / MODEL_FILE)
+    theirs = zipfile.ZipFile(io.BytesIO(sio.dumps(fitted)))
+    assert len(ours.namelist()) == len(theirs.namelist())
+    assert b"\n" not in ours.read("schema.json")
+    assert by_content(ours) == by_content(theirs)
 
 
 def test_the_sidecars_are_json_with_the_library_versions(fitted: object, tmp_path: Path) -> None:
