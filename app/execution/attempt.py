@@ -22,14 +22,7 @@ import sklearn  # noqa: F401
 from app.config import Settings
 from app.core.db import create_db_engine
 from app.core.exceptions import ModelRegistryError, TrainyardError, from_trainer_error
-from app.execution.child import (
-    Keeper,
-    _die_with_parent,
-    _release_forkserver,
-    _watch_supervisor,
-    limit_memory,
-    process_start_time,
-)
+from app.execution.child import Keeper, close_pipe, enter_child, limit_memory
 from app.execution.estimates import job_estimate, with_actual
 from app.execution.payload import AttemptPayload
 from app.execution.registration import RegistryRun, open_registry
@@ -376,12 +369,7 @@ def _prepare(payload: AttemptPayload) -> tuple[Settings, JobRepository]:
     """What an attempt does before it knows its job: its own process group, dying with its
     parent and its supervisor, the settings, and a database engine whose first statements
     (connection, dialect set-up, compiling the fenced writes) are already paid for."""
-    os.setpgrp()
-    parent = os.getppid()
-    _die_with_parent(parent)
-    _release_forkserver()
-    if payload.supervisor_pid:
-        _watch_supervisor(payload.supervisor_pid, process_start_time(payload.supervisor_pid))
+    enter_child(payload.supervisor_pid)
     settings = Settings(**payload.settings)
     return settings, JobRepository(create_db_engine(settings.database_url))
 
@@ -398,7 +386,7 @@ def run_attempt(job_id: str, attempt: int, payload: AttemptPayload, report: Any 
     settings, repository = _prepare(payload)
     _run(job_id, attempt, payload, settings, repository, report)
     repository.engine.dispose()
-    _close(report)
+    close_pipe(report)
 
 
 def run_spare(handoff: Any, payload: AttemptPayload) -> None:
@@ -427,15 +415,7 @@ def run_spare(handoff: Any, payload: AttemptPayload) -> None:
         except OSError:  # the supervisor is gone
             break
     repository.engine.dispose()
-    _close(handoff)
-
-
-def _close(report: Any) -> None:
-    if report is not None:
-        try:
-            report.close()
-        except OSError:
-            pass
+    close_pipe(handoff)
 
 
 def _run(

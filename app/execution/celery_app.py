@@ -102,7 +102,7 @@ class WorkerRuntime:
         import time
 
         from app.execution.payload import AttemptPayload
-        from app.execution.trials import TrialSlot
+        from app.execution.trial_slot import TrialSlot
 
         try:
             job_uuid = uuid.UUID(job_id)
@@ -314,6 +314,7 @@ def _warm_up(sender: Any = None, **_: Any) -> None:
     # of this worker would otherwise spend between "received" and their claim.
     import app.execution.registration
     import app.execution.supervisor
+    import app.execution.trial_slot
     import app.execution.trials  # noqa: F401
 
     # And connect to the database once, so the first claim does not pay for it either.

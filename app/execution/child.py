@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,26 @@ def _release_forkserver() -> None:
             pass
         server._forkserver_alive_fd = None
         server._forkserver_address = None
+
+
+def enter_child(supervisor_pid: int | None) -> None:
+    """The first steps of an attempt's or a trial's process, forked from the forkserver: a
+    process group of its own (a kill takes everything it starts), dying with its parent and
+    with its supervisor, and the forkserver's descriptors let go."""
+    os.setpgrp()
+    _die_with_parent(os.getppid())
+    _release_forkserver()
+    if supervisor_pid:
+        _watch_supervisor(supervisor_pid, process_start_time(supervisor_pid))
+
+
+def close_pipe(pipe: Any) -> None:
+    """Close the child's end of its pipe to the supervisor, if it has one and it is open."""
+    if pipe is not None:
+        try:
+            pipe.close()
+        except OSError:
+            pass
 
 
 def kill_process_group(pid: int) -> None:

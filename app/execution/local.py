@@ -22,7 +22,7 @@ from app.execution.payload import AttemptPayload
 from app.execution.registration import end_reaped_runs
 from app.execution.spare import SparePool
 from app.execution.supervisor import Supervisor, attempt_payload
-from app.execution.trials import TrialSlot
+from app.execution.trial_slot import TrialSlot
 from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
