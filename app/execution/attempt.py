@@ -12,7 +12,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -149,26 +148,16 @@ class AttemptRunner:
             self.stage = stage
             self._write(stage, progress, message, new_stage=new, fields={"eta_seconds": eta})
 
-    def _estimated(self, measure: Callable[[], None] | None) -> Callable[[], dict[str, Any] | None]:
-        """The job's estimate: made by ``measure`` and written at the stage the attempt is
-        in, or the one stored by an earlier attempt (``measure`` None)."""
-
-        def store() -> dict[str, Any] | None:
-            if measure is None:
-                return self.estimate
-            measure()
-            if self.estimate is not None:
-                with self._step_lock:
-                    self._write(
-                        self.stage,
-                        self.writer.progress,
-                        None,
-                        new_stage=False,
-                        fields={"estimate": self.estimate},
-                    )
-            return self.estimate
-
-        return store
+    def _store_estimate(self) -> None:
+        """Write the estimate made after the stage was entered, at the stage the attempt is in."""
+        with self._step_lock:
+            self._write(
+                self.stage,
+                self.writer.progress,
+                None,
+                new_stage=False,
+                fields={"estimate": self.estimate},
+            )
 
     def on_trial(self, trial: dict[str, Any]) -> None:
         clean = {**trial, "params": jsonable(trial["params"])}
@@ -200,14 +189,18 @@ class AttemptRunner:
         )
         lineage = dataset.lineage()
         job = self.job
-        self.estimate = job.estimate
+        self.estimate = job.estimate  # a resumed attempt keeps the first attempt's
         fetch_seconds = time.perf_counter() - started
 
-        def measure() -> None:
-            self.estimate = job_estimate(spec, dataset.frame, self.settings, fetch_seconds)
+        def search_estimate() -> dict[str, Any] | None:
+            if self.estimate is None:
+                self.estimate = job_estimate(spec, dataset.frame, self.settings, fetch_seconds)
+                if self.estimate is not None:
+                    self._store_estimate()
+            return self.estimate
 
         if self.estimate is None and tuning is None:
-            measure()
+            self.estimate = job_estimate(spec, dataset.frame, self.settings, fetch_seconds)
         self.enter(
             JobStage.PREPROCESSING,
             f"read {lineage['rows']} rows x {lineage['columns']} columns",
@@ -230,7 +223,7 @@ class AttemptRunner:
                 log_trial=self.log_trial if self.log_trials else None,
                 # A search's probes wait until its units exist: the other slots start on
                 # trials meanwhile instead of idling while this one times its probes.
-                on_units=self._estimated(measure if self.estimate is None else None),
+                on_units=search_estimate,
             )
         result = train(spec, dataset.frame, self.on_progress, self.on_trial, search=search)
         lineage.update(result.rows)

@@ -5,23 +5,12 @@ database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from app.config import Settings
-from app.core.db import create_db_engine
 from app.execution.trials import DistributedSearch
 from app.jobs.repository import JobRepository
 from tests.jobs.test_search_trials import result, running_search
-
-
-@pytest.fixture
-def repository(database_url: str) -> Iterator[JobRepository]:
-    engine = create_db_engine(database_url)
-    yield JobRepository(engine)
-    engine.dispose()
 
 
 def near_the_end(repository: JobRepository, *, others: int) -> uuid.UUID:

@@ -8,7 +8,6 @@ import multiprocessing
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -44,13 +43,6 @@ def new_job() -> dict[str, Any]:
         "max_attempts": 2,
         "max_runtime_seconds": 60,
     }
-
-
-@pytest.fixture
-def repository(database_url: str) -> Iterator[JobRepository]:
-    repository = JobRepository(create_db_engine(database_url))
-    yield repository
-    repository.close()
 
 
 def claimed(repository: JobRepository) -> Claim:

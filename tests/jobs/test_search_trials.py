@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
-from app.core.db import create_db_engine, transaction
+from app.core.db import transaction
 from app.jobs.models import SearchTrial, utcnow
 from app.jobs.repository import JobRepository
 from app.jobs.repository.trials import MAX_TRIAL_CLAIMS
-
-
-@pytest.fixture
-def repository(database_url: str) -> Iterator[JobRepository]:
-    engine = create_db_engine(database_url)
-    yield JobRepository(engine)
-    engine.dispose()
 
 
 def running_search(repository: JobRepository, *, parallel: int = 2, units: int = 4) -> uuid.UUID:
