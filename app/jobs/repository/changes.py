@@ -53,6 +53,7 @@ def change(
     message: str | None | Callable[[Any], str],
     event: bool = True,
     entered: Sequence[StageEntry] = (),
+    before: Any = None,
 ) -> Any:
     """Update the row ``where`` selects and, when ``event``, record its transition (``message``
     may be made from the updated row), in the caller's transaction. The new state, or None.
@@ -63,10 +64,12 @@ def change(
 
     A change of status or of a timestamp moves the job's tally in the same transaction: the
     row is read and locked first (``FOR UPDATE``; SQLite's write transactions hold the whole
-    database), so the state before is exact however many processes write."""
+    database), so the state before is exact however many processes write. ``before``: those
+    facts, read and locked by the caller in this transaction already (the claim's select)."""
     now = values.setdefault("updated_at", utcnow())
-    before = None
-    if not tally.TALLIED.isdisjoint(values):
+    if before is not None:
+        where = where & (TrainingJob.id == before.id)
+    elif not tally.TALLIED.isdisjoint(values):
         before = session.execute(select(*tally.FACT_COLUMNS).where(where).with_for_update()).first()
         if before is None:
             return None

@@ -56,6 +56,27 @@ from app.jobs.repository.removal import Removed, expired, remove_job, remove_job
 from app.jobs.repository.trials import TrialRepository
 
 
+def _versions(session: Any, values: dict[str, Any]) -> int:
+    """How far the tenant's model's automatic versions have come: the newest job's number
+    (one read on the tenant-model-time index, however many versions there are), or, when
+    the newest was given a version of its own that is not a number, the count of its jobs.
+    A number a concurrent submit took first is retried above (``create_job``)."""
+    model = (TrainingJob.tenant == values["tenant"]) & (
+        TrainingJob.model_name == values["model_name"]
+    )
+    newest = session.scalar(
+        select(TrainingJob.model_version)
+        .where(model)
+        .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
+        .limit(1)
+    )
+    if newest is None:
+        return 0
+    if newest.isdigit():
+        return int(newest)
+    return int(session.scalar(select(func.count()).select_from(TrainingJob).where(model)) or 0)
+
+
 class JobRepository(FeedReads):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -164,26 +185,12 @@ class JobRepository(FeedReads):
 
     def _insert_job(self, values: dict[str, Any], *, pending_limit: int, above: int) -> TrainingJob:
         with transaction(self.factory) as session:
-            pending = session.scalar(
-                select(func.count())
-                .select_from(TrainingJob)
-                .where(
-                    TrainingJob.tenant == values["tenant"],
-                    TrainingJob.status == JobStatus.PENDING.value,
-                )
-            )
-            if int(pending or 0) >= pending_limit:
-                raise PendingLimitReached(int(pending or 0))
+            # The tally's row, not a count: a submit costs the same however many jobs wait.
+            pending = int(tally.pending(session, values["tenant"]))
+            if pending >= pending_limit:
+                raise PendingLimitReached(pending)
             if values.get("model_version") is None:
-                count = session.scalar(
-                    select(func.count())
-                    .select_from(TrainingJob)
-                    .where(
-                        TrainingJob.tenant == values["tenant"],
-                        TrainingJob.model_name == values["model_name"],
-                    )
-                )
-                values["model_version"] = str(max(int(count or 0), above) + 1)
+                values["model_version"] = str(max(_versions(session, values), above) + 1)
             now = utcnow()
             job = TrainingJob(
                 **values,
@@ -253,7 +260,9 @@ class JobRepository(FeedReads):
     ) -> Claim | None:
         """Take ``job_id`` (or the oldest pending job) from pending to running."""
         with transaction(self.factory) as session:
-            query = select(TrainingJob.id, TrainingJob.max_runtime_seconds).where(
+            # The tally's facts come with the row this select locks: the change need not
+            # read them again.
+            query = select(*tally.FACT_COLUMNS, TrainingJob.max_runtime_seconds).where(
                 TrainingJob.status == JobStatus.PENDING.value
             )
             if job_id is not None:
@@ -284,6 +293,7 @@ class JobRepository(FeedReads):
                 message=lambda job: (
                     f"attempt {job.attempt} of {job.max_attempts} started on {owner}"
                 ),
+                before=row,
             )
             if claimed is None:
                 return None

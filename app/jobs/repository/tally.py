@@ -74,9 +74,35 @@ class Deltas:
         self.rows = {}
 
 
+def pending(session: Session, tenant: str) -> int:
+    """The tenant's pending jobs, from its tally row (one primary-key read)."""
+    n = session.scalar(
+        select(JobTally.n).where(
+            JobTally.kind == JOBS,
+            JobTally.tenant == tenant,
+            JobTally.status == JobStatus.PENDING.value,
+            JobTally.bucket == 0,
+        )
+    )
+    return int(n or 0)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
 def _upsert(session: Session | Connection) -> Any:
+    """The upsert for the session's dialect, built once (building it costs more CPU than
+    running it)."""
     bind = session.get_bind() if isinstance(session, Session) else session
-    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    name = bind.dialect.name
+    statement = _UPSERTS.get(name)
+    if statement is None:
+        statement = _UPSERTS[name] = _build_upsert(name)
+    return statement
+
+
+def _build_upsert(name: str) -> Any:
+    dialect = postgresql if name == "postgresql" else sqlite
     statement = dialect.insert(JobTally)
     return statement.on_conflict_do_update(
         index_elements=["kind", "tenant", "status", "bucket"],
