@@ -32,23 +32,8 @@ import engine  # noqa: E402  (the bench's helpers: server, migrations, CPU of a 
 
 
 def postgres_cpu_seconds() -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
     found = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True).stdout
-    total = 0
-    for pid in found.split():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
-def completed(client: httpx.Client) -> int:
-    response = client.get(
-        "/v1/training-jobs", params={"status": "completed", "limit": 1, "include_total": "true"}
-    )
-    return int(response.json()["total"]) if response.status_code == 200 else 0
+    return sum(engine.tree_cpu_seconds(int(pid), own=True) for pid in found.split())
 
 
 def one_round(root: Path, url: str | None, jobs: int) -> dict[str, float]:
@@ -78,7 +63,7 @@ def one_round(root: Path, url: str | None, jobs: int) -> dict[str, float]:
             started = time.perf_counter()
             for _ in range(jobs):
                 client.post("/v1/training-jobs", json=engine.TINY).raise_for_status()
-            while completed(client) < jobs + 1:
+            while engine.count(client, "completed") < jobs + 1:
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
             return {

@@ -186,7 +186,7 @@ class JobRepository(FeedReads):
     def _insert_job(self, values: dict[str, Any], *, pending_limit: int, above: int) -> TrainingJob:
         with transaction(self.factory) as session:
             # The tally's row, not a count: a submit costs the same however many jobs wait.
-            pending = int(tally.pending(session, values["tenant"]))
+            pending = tally.pending(session, values["tenant"])
             if pending >= pending_limit:
                 raise PendingLimitReached(pending)
             if values.get("model_version") is None:

@@ -14,6 +14,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, insert, literal, select
@@ -87,20 +88,12 @@ def pending(session: Session, tenant: str) -> int:
     return int(n or 0)
 
 
-_UPSERTS: dict[str, Any] = {}
-
-
 def _upsert(session: Session | Connection) -> Any:
-    """The upsert for the session's dialect, built once (building it costs more CPU than
-    running it)."""
     bind = session.get_bind() if isinstance(session, Session) else session
-    name = bind.dialect.name
-    statement = _UPSERTS.get(name)
-    if statement is None:
-        statement = _UPSERTS[name] = _build_upsert(name)
-    return statement
+    return _build_upsert(bind.dialect.name)
 
 
+@cache  # built once per dialect: building the statement costs more CPU than running it
 def _build_upsert(name: str) -> Any:
     dialect = postgresql if name == "postgresql" else sqlite
     statement = dialect.insert(JobTally)
