@@ -48,3 +48,18 @@ def test_a_given_version_that_is_taken_is_a_conflict(client: TestClient) -> None
     auto = client.post("/v1/training-jobs", json=job_request(model_name="m"))
     assert pinned.status_code == auto.status_code == 202
     assert auto.json()["model_version"] == "2"
+
+
+def test_an_automatic_version_follows_the_newest_job_of_the_model(client: TestClient) -> None:
+    def version(**fields: str) -> str:
+        response = client.post("/v1/training-jobs", json=job_request(model_name="n", **fields))
+        assert response.status_code == 202, response.text
+        return str(response.json()["model_version"])
+
+    assert version() == "1"
+    # After a number given explicitly, the next automatic version is one above it.
+    assert version(model_version="7") == "7"
+    assert version() == "8"
+    # After a version that is not a number, it is one above the count of the model's jobs.
+    assert version(model_version="rc-1") == "rc-1"
+    assert version() == "5"
