@@ -36,7 +36,9 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         description="Attempt processes the local executor keeps forked and prepared before a "
-        "job is claimed; default MAX_CONCURRENT_JOBS, 0 forks each attempt when it is claimed.",
+        "job is claimed; default MAX_CONCURRENT_JOBS, one more with the model registry on (a "
+        "kept process draws its job's evaluation images after the outcome, while the next job "
+        "runs in another), 0 forks each attempt when it is claimed.",
     )
     attempts_per_process: int = Field(
         default=50,

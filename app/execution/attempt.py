@@ -59,8 +59,13 @@ _STAGE_SPAN = {
     ),
 }
 PROGRESS_WRITE_INTERVAL = 0.2
-# What an attempt sends its supervisor once its final write is committed.
+# What an attempt sends its supervisor once its final write is committed, when the process
+# exits after it (it is not kept).
 RECORDED = "recorded"
+# The same, from a process that is kept but has work left after the write (the evaluation
+# images): it says READY when that is done. Its supervisor frees the slot at once but does not
+# start a spare in its place: the process comes back.
+RECORDED_KEPT = "recorded, kept"
 # What a spare sends once its attempt is over and it waits for the next job (an outcome
 # already recorded; sent instead of RECORDED when nothing was left to do after the write).
 READY = "ready"
@@ -68,6 +73,7 @@ __all__ = [
     "EXIT_LOST_CLAIM",
     "READY",
     "RECORDED",
+    "RECORDED_KEPT",
     "AttemptRunner",
     "LostClaim",
     "run_attempt",
@@ -470,18 +476,19 @@ def _run(
         # Tell the supervisor now: its slot takes the next job while this process draws the
         # images, then exits or (kept) says READY. With nothing left to do, a kept process says
         # READY at once instead: its supervisor gives it back before the slot takes a job.
-        _report_recorded(report)
+        _report_recorded(report, RECORDED_KEPT if keep else RECORDED)
     if runner.recorded and runner.registry_run is not None:
         runner.registry_run.log_images()
     end_attempt_log()
     return keep
 
 
-def _report_recorded(report: Any) -> None:
+def _report_recorded(report: Any, word: str = RECORDED) -> None:
     """Tell the supervisor the outcome is committed: its slot may take the next job while
     this process finishes (the supervisor still waits for it and kills its group, unless the
-    process says READY: then it is kept for another attempt)."""
+    process says READY: then it is kept for another attempt). ``RECORDED_KEPT`` says that
+    READY will follow."""
     try:
-        report.send(RECORDED)
+        report.send(word)
     except OSError:  # the supervisor is gone; the row says what happened
         pass

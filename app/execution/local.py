@@ -59,7 +59,13 @@ class LocalExecutor:
         self._searching = False
         self._search_jobs: dict[uuid.UUID, bool] = {}
         self._dispatcher: threading.Thread | None = None
-        spares = max_concurrent_jobs if spare_processes is None else spare_processes
+        if spare_processes is None:
+            # One spare per slot; with the registry on, one more: a kept process draws its
+            # job's evaluation images after the outcome is recorded, and the slot's next job
+            # takes the other, warm, instead of a process started cold.
+            drawing = 1 if payload.model_registry_client is not None else 0
+            spare_processes = max_concurrent_jobs + drawing
+        spares = spare_processes
         self.spares = SparePool(size=spares)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
 
-from app.execution.attempt import EXIT_LOST_CLAIM, READY, RECORDED, run_attempt
+from app.execution.attempt import EXIT_LOST_CLAIM, READY, RECORDED, RECORDED_KEPT, run_attempt
 from app.execution.child import describe_exit, kill_process_group
 from app.execution.forkserver import process_context
 from app.execution.payload import AttemptPayload
@@ -108,9 +108,13 @@ class Supervisor:
                         if self.on_recorded is not None:
                             self.on_recorded()
                         break
-                    if word == RECORDED:
+                    if word in (RECORDED, RECORDED_KEPT):
                         self.recorded.set()
-                        self._release()
+                        if word == RECORDED:
+                            # It exits: the pool starts a spare in its place now. A process
+                            # that said RECORDED_KEPT comes back instead (or, if it does not,
+                            # is replaced below).
+                            self._release()
                         if self.on_recorded is not None:
                             self.on_recorded()
                         kept = self._await_end(process, report, AFTER_RECORDED_SECONDS)
@@ -275,9 +279,9 @@ class Supervisor:
 
 
 def _heard(report: Any) -> str | None:
-    """What the attempt said: RECORDED, READY, or None (it closed the pipe)."""
+    """What the attempt said: RECORDED, RECORDED_KEPT, READY, or None (it closed the pipe)."""
     try:
         word = report.recv()
     except (EOFError, OSError):
         return None
-    return word if word in (RECORDED, READY) else None
+    return word if word in (RECORDED, RECORDED_KEPT, READY) else None

@@ -3,7 +3,9 @@ the file as it is, its ``MLmodel``, and the environment files MLflow's loaders r
 
 from __future__ import annotations
 
+import functools
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,8 @@ def write_model_folder(
     python environments. Nothing is inferred: the caller gives the signature and the
     requirements."""
     import sklearn
-    import yaml
     from mlflow.models import Model
     from mlflow.pyfunc import add_to_model
-    from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
 
     shutil.copyfile(model_file, local / SKOPS_MODEL_FILE)
     model = Model(
@@ -57,11 +57,28 @@ def write_model_folder(
     )
     model.model_size_bytes = model_file.stat().st_size
     model.save(str(local / "MLmodel"))
-    (local / "requirements.txt").write_text("\n".join(requirements))
-    conda = _mlflow_conda_env(additional_pip_deps=requirements)  # type: ignore[no-untyped-call]
-    (local / "conda.yaml").write_text(yaml.safe_dump(conda, default_flow_style=False))
-    python_env = _PythonEnv.current()  # type: ignore[no-untyped-call]
-    python_env.to_yaml(str(local / "python_env.yaml"))
+    for name, text in environment_files(tuple(requirements)).items():
+        (local / name).write_text(text)
+
+
+@functools.cache
+def environment_files(requirements: tuple[str, ...]) -> dict[str, str]:
+    """``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` for these requirements,
+    as MLflow writes them. The same for every job of a process with the same requirements:
+    made once (MLflow looks up the Python version and the build tools' versions each time)."""
+    import yaml
+    from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
+
+    conda = _mlflow_conda_env(additional_pip_deps=list(requirements))  # type: ignore[no-untyped-call]
+    with tempfile.TemporaryDirectory(prefix="trainyard-env-") as folder:
+        path = Path(folder) / "python_env.yaml"
+        _PythonEnv.current().to_yaml(str(path))  # type: ignore[no-untyped-call]
+        python_env = path.read_text()
+    return {
+        "requirements.txt": "\n".join(requirements),
+        "conda.yaml": yaml.safe_dump(conda, default_flow_style=False),
+        "python_env.yaml": python_env,
+    }
 
 
 def pip_requirements() -> list[str]:

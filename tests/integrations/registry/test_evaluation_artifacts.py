@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sklearn.datasets import load_diabetes
 
+from app.config import Settings
+from app.execution.spare import Spare
+from app.main import create_app
 from tests.fixtures.jobs import job_request, wait_for_job
 from tests.integrations.registry.conftest import MlflowStore
 
@@ -102,3 +106,38 @@ def test_a_kept_process_draws_the_images_then_runs_the_next_job(
         log = registry_client.get(f"/v1/training-jobs/{jobs[1]['job_id']}/logs").text
         time.sleep(0.1)
     assert "kept for the next one (outcome: recorded)" in log.splitlines()[-1], log
+
+
+def test_a_process_drawing_images_comes_back_and_another_spare_runs_the_next_job(
+    registry_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the registry on, the pool holds one spare more than the slots: while a kept
+    # process draws its job's images (RECORDED_KEPT, then READY), the next job takes the
+    # other. No spare is started in place of one that comes back.
+    settings = registry_settings.model_copy(update={"max_concurrent_jobs": 1})
+    started: list[int] = []
+    original = Spare.__init__
+
+    def counted(self: Spare, payload: Any) -> None:
+        original(self, payload)
+        started.append(self.process.pid)
+
+    with TestClient(create_app(settings)) as client:
+        executor = client.app.state.service.executor  # type: ignore[attr-defined]
+        pool = executor.spares
+        assert pool.size == 2
+        deadline = time.monotonic() + 60
+        while len(pool._ready) < 2:  # both spares forked and waiting
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        monkeypatch.setattr(Spare, "__init__", counted)
+        jobs = [completed(client) for _ in range(3)]
+        while len(pool._ready) < 2 or pool._lent:  # every process back, images drawn
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert started == []
+        kept = [
+            client.get(f"/v1/training-jobs/{job['job_id']}/logs").text.splitlines()[-1]
+            for job in jobs[:2]
+        ]
+        assert all("kept for the next one (outcome: recorded)" in line for line in kept), kept

@@ -68,6 +68,7 @@ def test_completed_job_is_in_mlflow_and_the_registered_model_predicts_like_the_a
     mlflow_store: MlflowStore,
     flowers_csv: Path,
     global_tracking_uri: None,
+    tmp_path: Path,
 ) -> None:
     job = submit(
         registry_client,
@@ -134,6 +135,22 @@ def test_completed_job_is_in_mlflow_and_the_registered_model_predicts_like_the_a
     assert served["predictions"] == loaded.predict(frame).tolist()
     assert served["classes"] == loaded.classes_.tolist()
     assert served["probabilities"] == loaded.predict_proba(frame).tolist()
+
+    # The environment files beside the model (made once per process, the same for each job).
+    import platform
+
+    import sklearn
+    import yaml
+    from mlflow.artifacts import download_artifacts
+
+    folder = Path(download_artifacts("models:/flowers/1", dst_path=str(tmp_path / "model")))
+    requirements = (folder / "requirements.txt").read_text().splitlines()
+    assert f"scikit-learn=={sklearn.__version__}" in requirements
+    conda = yaml.safe_load((folder / "conda.yaml").read_text())
+    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
+    assert set(requirements) <= set(pip)
+    python_env = yaml.safe_load((folder / "python_env.yaml").read_text())
+    assert python_env["python"] == platform.python_version()
 
 
 def test_two_jobs_for_a_new_experiment_submitted_at_once_share_it(
