@@ -36,7 +36,7 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         description="Attempt processes the local executor keeps forked and prepared before a "
-        "job is claimed; default MAX_CONCURRENT_JOBS, one more with the model registry on (a "
+        "job is claimed; default MAX_CONCURRENT_JOBS, one more with the registry's images on (a "
         "kept process draws its job's evaluation images after the outcome, while the next job "
         "runs in another), 0 forks each attempt when it is claimed.",
     )
@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     # there when set. Empty: no link.
     mlflow_ui_url: str = ""
     mlflow_model_alias: str = Field(default="candidate", pattern=r"^[A-Za-z0-9_-]*$")
+    mlflow_evaluation_images: bool = Field(
+        default=True,
+        description="Draw the evaluation report's images (confusion matrix, curves, feature "
+        "importance) into each job's MLflow run after its outcome is recorded. They cost "
+        "several times what the rest of the run costs a small job, in CPU beside the next "
+        "job; false logs the report's JSON alone.",
+    )
     prediction_cache_models: int = Field(default=16, ge=1)
     prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)
     max_prediction_rows: int = Field(default=10_000, ge=1)

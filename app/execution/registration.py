@@ -44,6 +44,7 @@ def default_registry_client(settings: Settings) -> ModelRegistryClientInterface 
         settings.mlflow_tracking_uri,
         artifact_root=settings.mlflow_artifact_root,
         alias=settings.mlflow_model_alias,
+        images=settings.mlflow_evaluation_images,
     )
 
 
@@ -170,7 +171,8 @@ class RegistryRun:
         if isinstance(self.client, MlflowRegistryClient) and evaluation is not None:
             report = {"job_id": str(self.job_id), **evaluation}
             self.client.log_evaluation(self.run_id, report)
-            self.images = report
+            if self.client.images:
+                self.images = report
         if isinstance(self.client, MlflowRegistryClient):
             trainyard_tags = {k: v for k, v in self.tags.items() if k.startswith("trainyard.")}
             version = self.client.register_model(

@@ -58,7 +58,8 @@ class MlflowRegistryClient(EvaluationArtifacts, ModelRegistryClientInterface):
 
     ``artifact_root`` is where experiments created here keep their artifacts when the
     tracking URI is a database (``sqlite:///...``); an MLflow server decides that itself.
-    ``alias`` is moved to every newly registered version ("" sets none).
+    ``alias`` is moved to every newly registered version ("" sets none). ``images``: whether
+    a run gets the evaluation report's images beside its JSON.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class MlflowRegistryClient(EvaluationArtifacts, ModelRegistryClientInterface):
         *,
         artifact_root: str | Path | None = None,
         alias: str = "candidate",
+        images: bool = True,
     ) -> None:
         if not tracking_uri:
             raise ValueError("an MLflow tracking URI is required")
@@ -77,6 +79,7 @@ class MlflowRegistryClient(EvaluationArtifacts, ModelRegistryClientInterface):
             else Path(artifact_root).expanduser().resolve()
         )
         self.alias = alias
+        self.images = images
         self._client: Any = None
         self._lock = threading.Lock()
         # The artifact URI of each run this process started: what MLflow's artifact calls
@@ -88,6 +91,7 @@ class MlflowRegistryClient(EvaluationArtifacts, ModelRegistryClientInterface):
             "tracking_uri": self.tracking_uri,
             "artifact_root": self.artifact_root,
             "alias": self.alias,
+            "images": self.images,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -141,3 +141,27 @@ def test_a_process_drawing_images_comes_back_and_another_spare_runs_the_next_job
             for job in jobs[:2]
         ]
         assert all("kept for the next one (outcome: recorded)" in line for line in kept), kept
+
+
+def test_with_images_off_the_run_holds_the_report_alone(
+    registry_settings: Settings, mlflow_store: MlflowStore, tmp_path: Path
+) -> None:
+    settings = registry_settings.model_copy(update={"mlflow_evaluation_images": False})
+    with TestClient(create_app(settings)) as client:
+        pool = client.app.state.service.executor.spares  # type: ignore[attr-defined]
+        assert pool.size == settings.max_concurrent_jobs  # no spare for drawing
+        done = completed(client)
+        files = run_files(mlflow_store, done["registry"]["run_id"], tmp_path, {"evaluation.json"})
+        served = client.get(f"/v1/training-jobs/{done['job_id']}/evaluation").json()
+        # The supervisor's closing line comes once the attempt has nothing left to do (with
+        # images on, after they are logged): then the run holds the JSON alone.
+        deadline = time.monotonic() + 60
+        log = ""
+        while "supervisor:" not in log and time.monotonic() < deadline:
+            log = client.get(f"/v1/training-jobs/{done['job_id']}/logs").text
+            time.sleep(0.1)
+        assert "supervisor:" in log, log
+        run_id = done["registry"]["run_id"]
+        listed = [f.path for f in mlflow_store.client().list_artifacts(run_id, "evaluation")]
+    assert json.loads(files["evaluation.json"]) == served
+    assert listed == ["evaluation/evaluation.json"]
