@@ -132,6 +132,7 @@ def test_a_process_drawing_images_comes_back_and_another_spare_runs_the_next_job
             time.sleep(0.05)
         monkeypatch.setattr(Spare, "__init__", counted)
         jobs = [completed(client) for _ in range(3)]
+        deadline = time.monotonic() + 60
         while len(pool._ready) < 2 or pool._lent:  # every process back, images drawn
             assert time.monotonic() < deadline
             time.sleep(0.05)
