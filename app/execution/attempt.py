@@ -483,7 +483,7 @@ def _run(
     return keep
 
 
-def _report_recorded(report: Any, word: str = RECORDED) -> None:
+def _report_recorded(report: Any, word: str) -> None:
     """Tell the supervisor the outcome is committed: its slot may take the next job while
     this process finishes (the supervisor still waits for it and kills its group, unless the
     process says READY: then it is kept for another attempt). ``RECORDED_KEPT`` says that

@@ -19,11 +19,10 @@ import uuid
 
 from app.execution.forkserver import warm_up
 from app.execution.payload import AttemptPayload
-from app.execution.registration import end_reaped_runs
+from app.execution.registration import draws_images, end_reaped_runs
 from app.execution.spare import SparePool
 from app.execution.supervisor import Supervisor, attempt_payload
 from app.execution.trial_slot import TrialSlot
-from app.integrations.registry.mlflow import MlflowRegistryClient
 from app.jobs.repository import JobRepository
 
 logger = logging.getLogger(__name__)
@@ -61,14 +60,12 @@ class LocalExecutor:
         self._search_jobs: dict[uuid.UUID, bool] = {}
         self._dispatcher: threading.Thread | None = None
         if spare_processes is None:
-            # One spare per slot; with the registry's images on, one more: a kept process draws its
-            # job's evaluation images after the outcome is recorded, and the slot's next job
-            # takes the other, warm, instead of a process started cold.
-            client = payload.model_registry_client
-            drawing = 1 if isinstance(client, MlflowRegistryClient) and client.images else 0
-            spare_processes = max_concurrent_jobs + drawing
-        spares = spare_processes
-        self.spares = SparePool(size=spares)
+            # One spare per slot; with the registry's images on, one more: a kept process draws
+            # its job's images after the outcome is recorded, and the slot's next job takes the
+            # other, warm, instead of a process started cold.
+            drawing = draws_images(payload.model_registry_client)
+            spare_processes = max_concurrent_jobs + (1 if drawing else 0)
+        self.spares = SparePool(size=spare_processes)
 
     # -- lifecycle --------------------------------------------------------------------------
 

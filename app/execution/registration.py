@@ -48,6 +48,12 @@ def default_registry_client(settings: Settings) -> ModelRegistryClientInterface 
     )
 
 
+def draws_images(client: ModelRegistryClientInterface | None) -> bool:
+    """Whether a run of ``client`` gets the evaluation report's images, which the attempt's
+    process draws after the job's outcome is recorded."""
+    return isinstance(client, MlflowRegistryClient) and client.images
+
+
 def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
     """At start-up: create the local store once, and have the forkserver preload MLflow."""
     if not isinstance(client, MlflowRegistryClient):
@@ -171,7 +177,7 @@ class RegistryRun:
         if isinstance(self.client, MlflowRegistryClient) and evaluation is not None:
             report = {"job_id": str(self.job_id), **evaluation}
             self.client.log_evaluation(self.run_id, report)
-            if self.client.images:
+            if draws_images(self.client):
                 self.images = report
         if isinstance(self.client, MlflowRegistryClient):
             trainyard_tags = {k: v for k, v in self.tags.items() if k.startswith("trainyard.")}
@@ -190,11 +196,7 @@ class RegistryRun:
     @property
     def has_images(self) -> bool:
         """Whether ``log_images`` has images to draw."""
-        return (
-            self.images is not None
-            and self.run_id is not None
-            and isinstance(self.client, MlflowRegistryClient)
-        )
+        return self.images is not None and self.run_id is not None and draws_images(self.client)
 
     def log_images(self) -> None:
         """Draw the evaluation report's images and add them to the run. Called after the
