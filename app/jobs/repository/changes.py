@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.jobs.lifecycle import JobStatus, StageEntry
@@ -34,6 +35,36 @@ def fence(job_id: uuid.UUID, attempt: int) -> Any:
         & (TrainingJob.attempt == attempt)
         & (TrainingJob.status == JobStatus.RUNNING.value)
     )
+
+
+# The job table's columns by the mapped attribute's name (``registry_info`` is the column
+# ``registry``). The writes below are Core statements on the tables, not ORM-enabled ones:
+# an ORM UPDATE or INSERT through the session pays for the ORM's bulk-persistence and
+# unit-of-work paths, which none of these writes needs (they read back what they return and
+# hold no mapped objects), about a third of a job's repository CPU.
+_JOBS = cast(Table, TrainingJob.__table__)
+_COLUMN = {attribute.key: attribute.columns[0] for attribute in TrainingJob.__mapper__.column_attrs}
+_RETURNED = tuple(
+    _JOBS.c[name]
+    for name in (
+        "id",
+        "status",
+        "stage",
+        "progress",
+        "attempt",
+        "max_attempts",
+        "cancel_requested",
+        "tenant",
+        "created_at",
+        "started_at",
+        "completed_at",
+    )
+)
+
+
+@cache
+def _insert_events() -> Any:
+    return insert(cast(Table, JobEvent.__table__))
 
 
 # PostgreSQL: a NOTIFY in the changing transaction (sent at commit) wakes every stream hub.
@@ -70,61 +101,54 @@ def change(
     if before is not None:
         where = where & (TrainingJob.id == before.id)
     elif not tally.TALLIED.isdisjoint(values):
-        before = session.execute(select(*tally.FACT_COLUMNS).where(where).with_for_update()).first()
+        before = session.execute(
+            select(*tally.FACT_TABLE_COLUMNS).where(where).with_for_update()
+        ).first()
         if before is None:
             return None
         where = where & (TrainingJob.id == before.id)
     row = session.execute(
-        update(TrainingJob)
+        update(_JOBS)
         .where(where)
-        .values(**values)
-        .returning(
-            TrainingJob.id,
-            TrainingJob.status,
-            TrainingJob.stage,
-            TrainingJob.progress,
-            TrainingJob.attempt,
-            TrainingJob.max_attempts,
-            TrainingJob.cancel_requested,
-            TrainingJob.tenant,
-            TrainingJob.created_at,
-            TrainingJob.started_at,
-            TrainingJob.completed_at,
-        )
+        .values({_COLUMN[name]: value for name, value in values.items()})
+        .returning(*_RETURNED)
     ).first()
-    if row is not None:
-        notify(session)
-    if row is not None and before is not None:
+    if row is None:
+        return None
+    notify(session)
+    if before is not None:
         deltas = tally.Deltas()
         deltas.move(before, row)
         deltas.apply(session)
-    if row is not None:
-        for entry in entered:
-            session.add(
-                JobEvent(
-                    job_id=row.id,
-                    status=JobStatus.RUNNING.value,
-                    stage=entry.stage.value,
-                    progress=entry.progress,
-                    attempt=row.attempt,
-                    message=entry.message,
-                    created_at=entry.at,
-                )
-            )
-    if row is not None and event:
-        add_event(session, row, message(row) if callable(message) else message, now)
+    events = [
+        _event(
+            row, JobStatus.RUNNING.value, entry.stage.value, entry.progress, entry.message, entry.at
+        )
+        for entry in entered
+    ]
+    if event:
+        text_ = message(row) if callable(message) else message
+        events.append(_event(row, row.status, row.stage, row.progress, text_, now))
+    if events:
+        session.execute(_insert_events(), events)
     return row
 
 
+def _event(
+    job: Any, status: str, stage: str, progress: float, message: str | None, at: datetime
+) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "status": status,
+        "stage": stage,
+        "progress": progress,
+        "attempt": job.attempt,
+        "message": message,
+        "created_at": at,
+    }
+
+
 def add_event(session: Session, job: Any, message: str | None, now: datetime) -> None:
-    session.add(
-        JobEvent(
-            job_id=job.id,
-            status=job.status,
-            stage=job.stage,
-            progress=job.progress,
-            attempt=job.attempt,
-            message=message,
-            created_at=now,
-        )
+    session.execute(
+        _insert_events(), [_event(job, job.status, job.stage, job.progress, message, now)]
     )

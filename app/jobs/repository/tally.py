@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, select
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,8 @@ FACT_COLUMNS = (
     TrainingJob.started_at,
     TrainingJob.completed_at,
 )
+# The same, as the table's columns (a Core select of them skips the ORM's compile path).
+FACT_TABLE_COLUMNS = tuple(TrainingJob.__table__.c[column.key] for column in FACT_COLUMNS)
 # The values whose change moves a job's tally; other changes (progress, stage) skip it.
 TALLIED = frozenset({"status", "created_at", "started_at", "completed_at"})
 
@@ -77,15 +79,18 @@ class Deltas:
 
 def pending(session: Session, tenant: str) -> int:
     """The tenant's pending jobs, from its tally row (one primary-key read)."""
-    n = session.scalar(
-        select(JobTally.n).where(
-            JobTally.kind == JOBS,
-            JobTally.tenant == tenant,
-            JobTally.status == JobStatus.PENDING.value,
-            JobTally.bucket == 0,
-        )
+    return int(session.execute(_pending_count(), {"tenant": tenant}).scalar() or 0)
+
+
+@cache
+def _pending_count() -> Any:
+    table = JobTally.__table__
+    return select(table.c.n).where(
+        table.c.kind == JOBS,
+        table.c.tenant == bindparam("tenant"),
+        table.c.status == JobStatus.PENDING.value,
+        table.c.bucket == 0,
     )
-    return int(n or 0)
 
 
 def _upsert(session: Session | Connection) -> Any:
@@ -96,12 +101,13 @@ def _upsert(session: Session | Connection) -> Any:
 @cache  # built once per dialect: building the statement costs more CPU than running it
 def _build_upsert(name: str) -> Any:
     dialect = postgresql if name == "postgresql" else sqlite
-    statement = dialect.insert(JobTally)
+    table = JobTally.__table__
+    statement = dialect.insert(table)
     return statement.on_conflict_do_update(
         index_elements=["kind", "tenant", "status", "bucket"],
         set_={
-            "n": JobTally.n + statement.excluded.n,
-            "total": JobTally.total + statement.excluded.total,
+            "n": table.c.n + statement.excluded.n,
+            "total": table.c.total + statement.excluded.total,
         },
     )
 
