@@ -62,6 +62,11 @@ _RETURNED = tuple(
 )
 
 
+def column_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` by mapped attribute name, keyed by the table's column names instead."""
+    return {_COLUMN[name].key: value for name, value in values.items()}
+
+
 @cache
 def _insert_events() -> Any:
     return insert(cast(Table, JobEvent.__table__))

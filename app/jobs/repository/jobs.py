@@ -13,9 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -47,6 +47,7 @@ from app.jobs.repository.changes import (
     ModelVersionTaken,
     add_event,
     change,
+    column_keys,
     fence,
     notify,
 )
@@ -61,20 +62,28 @@ def _versions(session: Any, values: dict[str, Any]) -> int:
     (one read on the tenant-model-time index, however many versions there are), or, when
     the newest was given a version of its own that is not a number, the count of its jobs.
     A number a concurrent submit took first is retried above (``create_job``)."""
-    model = (TrainingJob.tenant == values["tenant"]) & (
-        TrainingJob.model_name == values["model_name"]
-    )
-    newest = session.scalar(
-        select(TrainingJob.model_version)
-        .where(model)
-        .order_by(TrainingJob.created_at.desc(), TrainingJob.id.desc())
-        .limit(1)
-    )
+    key = {"tenant": values["tenant"], "model": values["model_name"]}
+    newest = session.execute(_NEWEST_VERSION, key).scalar()
     if newest is None:
         return 0
     if newest.isdigit():
         return int(newest)
-    return int(session.scalar(select(func.count()).select_from(TrainingJob).where(model)) or 0)
+    return int(session.execute(_VERSION_COUNT, key).scalar() or 0)
+
+
+# Core statements on the table, built once: a submit's reads and writes skip the ORM's compile
+# and unit-of-work paths (the job is returned as a transient object built from the same values).
+_JOBS = cast(Table, TrainingJob.__table__)
+_OF_MODEL = (_JOBS.c.tenant == bindparam("tenant")) & (_JOBS.c.model_name == bindparam("model"))
+_NEWEST_VERSION = (
+    select(_JOBS.c.model_version)
+    .where(_OF_MODEL)
+    .order_by(_JOBS.c.created_at.desc(), _JOBS.c.id.desc())
+    .limit(1)
+)
+_VERSION_COUNT = select(func.count()).select_from(_JOBS).where(_OF_MODEL)
+_INSERT_JOB = insert(_JOBS)
+_CLAIMED = (*tally.FACT_TABLE_COLUMNS, _JOBS.c.max_runtime_seconds)
 
 
 class JobRepository(FeedReads):
@@ -192,18 +201,18 @@ class JobRepository(FeedReads):
             if values.get("model_version") is None:
                 values["model_version"] = str(max(_versions(session, values), above) + 1)
             now = utcnow()
-            job = TrainingJob(
+            row = {
                 **values,
-                status=JobStatus.PENDING.value,
-                stage=JobStage.QUEUED.value,
-                progress=0.0,
-                attempt=0,
-                cancel_requested=False,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(job)
-            session.flush()  # the event's foreign key needs the job row first
+                "status": JobStatus.PENDING.value,
+                "stage": JobStage.QUEUED.value,
+                "progress": 0.0,
+                "attempt": 0,
+                "cancel_requested": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            session.execute(_INSERT_JOB, [column_keys(row)])  # before the event: its foreign key
+            job = TrainingJob(**row)
             add_event(session, job, "submitted", now)
             deltas = tally.Deltas()
             deltas.add(job, 1)
@@ -262,13 +271,11 @@ class JobRepository(FeedReads):
         with transaction(self.factory) as session:
             # The tally's facts come with the row this select locks: the change need not
             # read them again.
-            query = select(*tally.FACT_COLUMNS, TrainingJob.max_runtime_seconds).where(
-                TrainingJob.status == JobStatus.PENDING.value
-            )
+            query = select(*_CLAIMED).where(_JOBS.c.status == JobStatus.PENDING.value)
             if job_id is not None:
-                query = query.where(TrainingJob.id == job_id)
+                query = query.where(_JOBS.c.id == job_id)
             else:
-                query = query.order_by(TrainingJob.created_at, TrainingJob.id).limit(1)
+                query = query.order_by(_JOBS.c.created_at, _JOBS.c.id).limit(1)
             row = session.execute(query.with_for_update(skip_locked=True)).first()
             if row is None:
                 return None
