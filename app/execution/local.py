@@ -57,7 +57,6 @@ class LocalExecutor:
         self._active: dict[uuid.UUID, tuple[threading.Thread, Supervisor]] = {}
         self._trial_slots: dict[tuple[uuid.UUID, int], threading.Thread] = {}
         self._searching = False
-        self._search_jobs: dict[uuid.UUID, bool] = {}
         self._dispatcher: threading.Thread | None = None
         if spare_processes is None:
             # One spare per slot; with the registry's images on, one more: a kept process draws
@@ -145,7 +144,7 @@ class LocalExecutor:
 
     def _fill_slots(self) -> None:
         self._searching = bool(self._trial_slots) or any(
-            self._is_search(job) for job in self.running_jobs()
+            supervisor.claim.search for _, supervisor in self._snapshot()
         )
         while not self._stopping.is_set():
             if self._busy() >= self.max_concurrent_jobs:
@@ -177,15 +176,6 @@ class LocalExecutor:
             with self._lock:
                 self._active[claim.job_id] = (thread, supervisor)
             thread.start()
-
-    def _is_search(self, job_id: uuid.UUID) -> bool:
-        if job_id not in self._search_jobs:
-            if len(self._search_jobs) > 10_000:
-                self._search_jobs.clear()
-            job = self.repository.get_job(job_id)
-            request = job.request if job is not None else {}
-            self._search_jobs[job_id] = bool(request.get("hyperparameter_tuning_config"))
-        return self._search_jobs[job_id]
 
     def _fill_trial_slots(self) -> None:
         while not self._stopping.is_set() and self._busy() < self.max_concurrent_jobs:

@@ -94,7 +94,8 @@ class StageWriter:
         self.progress = max(self.progress, progress)
         with self._lock:
             held = self._held
-            if not held:
+            first = not held
+            if first:
                 held.since = time.monotonic()
             held.stage = stage
             held.progress = self.progress
@@ -106,7 +107,8 @@ class StageWriter:
             due = now or time.monotonic() - held.since >= self.hold_seconds
             if not due:
                 self._start_thread()
-                self._lock.notify()
+                if first:  # else the thread already waits for this moment's end
+                    self._lock.notify()
         if due:
             self.flush()
 

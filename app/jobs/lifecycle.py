@@ -67,6 +67,8 @@ class Claim:
     max_attempts: int
     deadline_at: datetime
     max_runtime_seconds: int
+    # The job asks for a hyperparameter search (its trials may take the other slots).
+    search: bool = False
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ _NEWEST_VERSION = (
 )
 _VERSION_COUNT = select(func.count()).select_from(_JOBS).where(_OF_MODEL)
 _INSERT_JOB = insert(_JOBS)
-_CLAIMED = (*tally.FACT_TABLE_COLUMNS, _JOBS.c.max_runtime_seconds)
+_CLAIMED = (*tally.FACT_TABLE_COLUMNS, _JOBS.c.max_runtime_seconds, _JOBS.c.request)
 
 
 class JobRepository(FeedReads):
@@ -305,7 +305,12 @@ class JobRepository(FeedReads):
             if claimed is None:
                 return None
             return Claim(
-                row.id, claimed.attempt, claimed.max_attempts, deadline, row.max_runtime_seconds
+                row.id,
+                claimed.attempt,
+                claimed.max_attempts,
+                deadline,
+                row.max_runtime_seconds,
+                search=bool((row.request or {}).get("hyperparameter_tuning_config")),
             )
 
     def stale_pending(self, *, older_than_seconds: float, limit: int = 1000) -> list[uuid.UUID]:
