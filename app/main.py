@@ -15,6 +15,7 @@ from app.core.logging_setup import configure_logging
 from app.core.middleware import BodySizeLimit
 from app.core.openapi import install_docs
 from app.core.problems import install_error_handlers
+from app.core.routing import DirectPaths
 from app.datasets import endpoints as datasets
 from app.jobs import endpoints as jobs
 from app.jobs.retention import RetentionSweeper
@@ -85,6 +86,8 @@ def create_app(
     app.state.settings = settings
     app.state.keyring = KeyRing.parse(settings.api_keys)
     app.state.metrics_require_key = settings.metrics_require_key
+    # Innermost: the polled status read skips the routing, inside the body limit and metrics.
+    app.add_middleware(DirectPaths, paths=jobs.DIRECT_PATHS)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_request_bytes, exempt=("/v1/datasets",)
     )

@@ -13,11 +13,14 @@ application's one error table like any route's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Direct = Callable[[Request], Awaitable[Response | None]]
 
@@ -42,3 +45,58 @@ class DirectRoute(APIRoute):
 def direct_route(direct: Direct) -> type[APIRoute]:
     """A route class whose requests go to ``direct`` first (``route_class_override``)."""
     return type("DirectRoute", (DirectRoute,), {"direct": staticmethod(direct)})
+
+
+@dataclass(frozen=True)
+class DirectPath:
+    """A direct function for the requests of one method and path template, as
+    ``DirectPaths`` takes it; ``path`` is also the route's label in the HTTP metrics."""
+
+    method: str
+    path: str
+    direct: Direct
+
+
+class DirectPaths:
+    """Pure ASGI, innermost of the application's middlewares: a request whose method and path
+    match a ``DirectPath`` goes to its direct function before the application's own routing,
+    exception and exit-stack layers, which cost a polled read more than the read itself. The
+    metrics, body limit and logging outside it see the request as before (the route's label is
+    set as the router would). Everything else goes on to the application unchanged: another
+    path, an application with a root path, dependency overrides (tests), a direct function
+    that declines (``None``) and one that raises: then the full route serves the request
+    again, and its error goes through the application's one error table. A direct function
+    must therefore only answer what its own route would be routed (an earlier route's path,
+    such as ``/stream`` beside ``/{job_id}``, must be declined)."""
+
+    def __init__(self, app: ASGIApp, *, paths: Sequence[DirectPath]) -> None:
+        self.app = app
+        self.paths = [(p.method, compile_path(p.path)[0], p) for p in paths]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            for method, pattern, path in self.paths:
+                if scope["method"] != method:
+                    continue
+                match = pattern.match(scope["path"])
+                if match is None:
+                    continue
+                response = await self._direct(path, scope, receive, match.groupdict())
+                if response is not None:
+                    scope["route"] = path
+                    await response(scope, receive, send)
+                    return
+                break
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _direct(
+        path: DirectPath, scope: Scope, receive: Receive, params: dict[str, str]
+    ) -> Response | None:
+        request = Request({**scope, "path_params": params}, receive)
+        if request.app.dependency_overrides:
+            return None
+        try:
+            return await path.direct(request)
+        except Exception:  # served again by the full route, whose error table answers
+            return None

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from app.core.deps import TenantDep, request_tenant
 from app.core.problems import PROBLEM_RESPONSE as PROBLEM
 from app.core.problems import UNAUTHENTICATED
-from app.core.routing import direct_route
+from app.core.routing import DirectPath, direct_route
 from app.jobs.lifecycle import JobStatus
 from app.jobs.schemas import (
     EvaluationReport,
@@ -110,8 +110,8 @@ def list_training_jobs(
 async def _status_response(jobs: JobService, job_id: uuid.UUID, tenant: str) -> Response:
     # The hot path: read on the event loop (one indexed row on a pool of its own; awaited on
     # PostgreSQL) and encoded here once; FastAPI would validate the model again.
-    found = await jobs.read_status(job_id, tenant=tenant)
-    return Response(found.model_dump_json(by_alias=True), media_type="application/json")
+    body = await jobs.read_status_json(job_id, tenant=tenant)
+    return Response(body, media_type="application/json")
 
 
 async def get_training_job(job_id: uuid.UUID, jobs: JobsDep, tenant: TenantDep) -> Response:
@@ -134,7 +134,9 @@ async def serve_status(request: Request) -> Response | None:
     return await _status_response(await get_jobs(request), job_id, await request_tenant(request))
 
 
-# Polled by every client: served by ``serve_status`` first (see app.core.routing).
+# Polled by every client: served by ``serve_status`` first (see app.core.routing), before
+# the application's routing when the app installs ``DIRECT_PATHS``.
+DIRECT_PATHS = (DirectPath("GET", f"{router.prefix}/{{job_id}}", serve_status),)
 router.add_api_route(
     "/{job_id}",
     get_training_job,

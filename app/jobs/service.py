@@ -10,6 +10,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -114,6 +115,7 @@ class JobService:
         self.data_client = data_client
         self.dispatch = dispatch
         self._async_status: AsyncStatusReader | None = None
+        self._status_bodies = StatusBodies()
 
     def owned_job(self, job_id: uuid.UUID, tenant: str) -> TrainingJob:
         """The job, if it exists and belongs to ``tenant``; another tenant's job is not found."""
@@ -212,6 +214,18 @@ class JobService:
         if reader is None:
             return self.get_status(job_id, tenant=tenant)
         return _found_status(job_id, await reader.read(job_id, tenant))
+
+    async def read_status_json(self, job_id: uuid.UUID, *, tenant: str) -> bytes:
+        """``read_status`` as the response's JSON: a row read again unchanged (a job polled
+        while it waits, or after it finished) gets the body encoded the last time."""
+        reader = self._async_status
+        if reader is None:
+            row = self.repository.read_status(job_id, tenant=tenant)
+        else:
+            row = await reader.read(job_id, tenant)
+        if row is None:
+            raise ResourceNotFoundError(f"training job {job_id} not found")
+        return self._status_bodies.body(row)
 
     async def open_async_reads(self) -> None:
         """Start the async status reads on the running loop (PostgreSQL: asyncpg, or psycopg
@@ -433,6 +447,28 @@ class JobService:
             profile=DataProfile.model_validate(report.profile),
             notes=report.notes,
         )
+
+
+class StatusBodies:
+    """The status JSON of the rows read last, by job id, up to ``size`` jobs (the oldest
+    entry goes first). A body is reused only for a row equal to the one it was encoded from,
+    field by field (``StatusRow`` is a dataclass): the response is a function of the row."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._bodies: OrderedDict[uuid.UUID, tuple[StatusRow, bytes]] = OrderedDict()
+
+    def body(self, row: StatusRow) -> bytes:
+        found = self._bodies.get(row.id)
+        if found is not None and found[0] == row:
+            self._bodies.move_to_end(row.id)
+            return found[1]
+        body = to_status(row).model_dump_json(by_alias=True).encode()
+        self._bodies[row.id] = (row, body)
+        self._bodies.move_to_end(row.id)
+        if len(self._bodies) > self.size:
+            self._bodies.popitem(last=False)
+        return body
 
 
 def _found_status(job_id: uuid.UUID, row: StatusRow | None) -> TrainingJobStatusResponse:
