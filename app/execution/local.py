@@ -57,6 +57,7 @@ class LocalExecutor:
         self._active: dict[uuid.UUID, tuple[threading.Thread, Supervisor]] = {}
         self._trial_slots: dict[tuple[uuid.UUID, int], threading.Thread] = {}
         self._searching = False
+        self._claimed = False  # the last claim took a job
         self._dispatcher: threading.Thread | None = None
         if spare_processes is None:
             # One spare per slot; with the registry's images on, one more: a kept process draws
@@ -150,10 +151,12 @@ class LocalExecutor:
             if self._busy() >= self.max_concurrent_jobs:
                 return
             # A read first: the claim is a write transaction, and while searches run this
-            # loop comes round every 0.1 s (SQLite has one writer at a time).
+            # loop comes round every 0.1 s (SQLite has one writer at a time). Right after a
+            # claim that took a job, another is likely waiting: claim without the read.
             claim = None
-            if self.repository.trials.jobs_waiting():
+            if self._claimed or self.repository.trials.jobs_waiting():
                 claim = self.repository.claim(owner=self.owner, lease_seconds=self.lease_seconds)
+            self._claimed = claim is not None
             if claim is None:
                 self._fill_trial_slots()
                 return

@@ -174,7 +174,10 @@ class StreamHub:
 
     def _notified(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         def wake() -> None:
-            loop.call_soon_threadsafe(self._wake.set)
+            try:
+                loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop closed as a NOTIFY came in: shutting down
+                pass
 
         return wake
 

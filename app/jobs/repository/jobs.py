@@ -83,6 +83,9 @@ _NEWEST_VERSION = (
 )
 _VERSION_COUNT = select(func.count()).select_from(_JOBS).where(_OF_MODEL)
 _INSERT_JOB = insert(_JOBS)
+# Each column of the job table as its mapped attribute (``registry`` is ``registry_info``).
+_ATTRIBUTES = tuple(TrainingJob.__mapper__.get_property_by_column(c).key for c in _JOBS.columns)
+_JOB_BY_ID = select(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
 _CLAIMED = (*tally.FACT_TABLE_COLUMNS, _JOBS.c.max_runtime_seconds, _JOBS.c.request)
 
 
@@ -109,10 +112,12 @@ class JobRepository(FeedReads):
     def get_job(self, job_id: uuid.UUID, *, tenant: str | None = None) -> TrainingJob | None:
         """The job (any tenant's when ``tenant`` is None); another tenant's job is None."""
         with self.reader() as session:
-            job = session.get(TrainingJob, job_id)
-        if job is None or (tenant is not None and job.tenant != tenant):
+            row = session.execute(_JOB_BY_ID, {"job_id": job_id}).first()
+        if row is None or (tenant is not None and row.tenant != tenant):
             return None
-        return job
+        # A transient object of the row's values: the ORM's load (identity map, instance
+        # state set-up, one per attribute) cost an attempt more than the read.
+        return TrainingJob(**{name: row[index] for index, name in enumerate(_ATTRIBUTES)})
 
     def read_status(self, job_id: uuid.UUID, *, tenant: str) -> status_read.StatusRow | None:
         """The status columns of the job, read without the ORM and on a pool of its own, so
