@@ -293,6 +293,12 @@ class AsyncpgStatusReader:
         self.fallback = fallback
         self.pool: Any = None
         self._warming: asyncio.Task[None] | None = None
+        # Reads take turns for the pool's connections in the order they came. asyncpg's pool
+        # lets a read that arrives as a connection comes back take it before the read woken
+        # for it, which then queues again at the back: under load some reads waited hundreds
+        # of milliseconds (p99 278 ms at a p50 of 10). asyncio's semaphore wakes its waiters
+        # in order and keeps the freed place for the one it wakes.
+        self._turns: asyncio.Semaphore | None = None
 
     @staticmethod
     async def _init(connection: Any) -> None:
@@ -308,6 +314,7 @@ class AsyncpgStatusReader:
         """Make the pool; its first connection is made in the background."""
         import asyncpg
 
+        self._turns = asyncio.Semaphore(self.POOL_MAX)
         self.pool = await asyncpg.create_pool(
             min_size=0,
             max_size=self.POOL_MAX,
@@ -344,18 +351,36 @@ class AsyncpgStatusReader:
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _NoConnection() from exc
 
+    async def _turn(self) -> asyncio.Semaphore:
+        """Wait for this read's turn (at most the connection timeout, as for a connection)."""
+        turns = self._turns
+        assert turns is not None
+        if turns.locked():
+            try:
+                async with asyncio.timeout(LOOP_READ_TIMEOUT_SECONDS):
+                    await turns.acquire()
+            except TimeoutError as exc:
+                raise _NoConnection() from exc
+        else:
+            await turns.acquire()  # a free place: taken at once, no timer armed
+        return turns
+
     async def _fetch(self, job_id: uuid.UUID, arguments: list[Any]) -> StatusRow | None:
         import asyncpg
 
-        connection = await self._connection()
+        turns = await self._turn()
         try:
-            record = await connection.fetchrow(self.sql, *arguments)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            if _closed(connection):
-                raise _Disconnected() from exc
-            raise
+            connection = await self._connection()
+            try:
+                record = await connection.fetchrow(self.sql, *arguments)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if _closed(connection):
+                    raise _Disconnected() from exc
+                raise
+            finally:
+                await self.pool.release(connection)
         finally:
-            await self.pool.release(connection)
+            turns.release()
         if record is None:
             return None
         return StatusRow(job_id, *record[1:])  # the id asked for: an exact uuid.UUID
