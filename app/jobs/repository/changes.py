@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -90,6 +91,7 @@ def change(
     event: bool = True,
     entered: Sequence[StageEntry] = (),
     before: Any = None,
+    running: bool = False,
 ) -> Any:
     """Update the row ``where`` selects and, when ``event``, record its transition (``message``
     may be made from the updated row), in the caller's transaction. The new state, or None.
@@ -101,11 +103,16 @@ def change(
     A change of status or of a timestamp moves the job's tally in the same transaction: the
     row is read and locked first (``FOR UPDATE``; SQLite's write transactions hold the whole
     database), so the state before is exact however many processes write. ``before``: those
-    facts, read and locked by the caller in this transaction already (the claim's select)."""
+    facts, read and locked by the caller in this transaction already (the claim's select).
+    ``running``: ``where`` is a running attempt's ``fence``. A row it updates was running when
+    updated (the update's condition is checked on the row it locks), and a running job has no
+    ``completed_at`` (a claim clears it): the facts before are then the updated row's own
+    ``created_at`` and ``started_at`` when ``values`` sets neither, and nothing is read first."""
     now = values.setdefault("updated_at", utcnow())
+    inferred = running and "created_at" not in values and "started_at" not in values
     if before is not None:
         where = where & (TrainingJob.id == before.id)
-    elif not tally.TALLIED.isdisjoint(values):
+    elif not inferred and not tally.TALLIED.isdisjoint(values):
         before = session.execute(
             select(*tally.FACT_TABLE_COLUMNS).where(where).with_for_update()
         ).first()
@@ -121,6 +128,8 @@ def change(
     if row is None:
         return None
     notify(session)
+    if before is None and inferred and not tally.TALLIED.isdisjoint(values):
+        before = _Running(row.tenant, row.created_at, row.started_at)
     if before is not None:
         deltas = tally.Deltas()
         deltas.move(before, row)
@@ -137,6 +146,17 @@ def change(
     if events:
         session.execute(_insert_events(), events)
     return row
+
+
+@dataclass(frozen=True)
+class _Running:
+    """The tally's facts of a running job before a fenced change (``change(running=True)``)."""
+
+    tenant: str
+    created_at: datetime
+    started_at: datetime | None
+    status: str = JobStatus.RUNNING.value
+    completed_at: None = None
 
 
 def _event(

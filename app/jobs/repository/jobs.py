@@ -296,6 +296,7 @@ class JobRepository(FeedReads):
                 "deadline_at": deadline,
                 "started_at": now,
                 "updated_at": now,
+                "completed_at": None,  # a running job has none (``change(running=True)``)
                 "message": None,
             }
             claimed = change(
@@ -440,7 +441,14 @@ class JobRepository(FeedReads):
         if error is not None:
             values["error_type"], values["error_stage"], values["error_message"] = error
         with transaction(self.factory) as session:
-            row = change(session, fence(job_id, attempt), values, message=message, entered=entered)
+            row = change(
+                session,
+                fence(job_id, attempt),
+                values,
+                message=message,
+                entered=entered,
+                running=True,
+            )
         return row is not None
 
     def requeue(
@@ -459,7 +467,7 @@ class JobRepository(FeedReads):
         if not count_attempt:
             values["max_attempts"] = TrainingJob.max_attempts + 1
         with transaction(self.factory) as session:
-            row = change(session, fence(job_id, attempt), values, message=message)
+            row = change(session, fence(job_id, attempt), values, message=message, running=True)
         return row is not None
 
     def lost(
