@@ -6,6 +6,7 @@ reports every problem at once; ``validate_request`` runs them all.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,26 @@ def check_algorithm(request: TrainingJobRequest) -> AlgorithmInfo:
             "algorithm_config.task",
             f"{algorithm.name} is a {algorithm.task} model, not {config.task}",
         )
-    build_estimator(algorithm, dict(config.parameters))
+    try:
+        key: tuple[str, str] | None = (
+            algorithm.name,
+            json.dumps(config.parameters, sort_keys=True),
+        )
+    except (TypeError, ValueError):  # not JSON (the Python service's callers): checked each time
+        key = None
+    if key is None or key not in _ACCEPTED:
+        build_estimator(algorithm, dict(config.parameters))
+        if key is not None:
+            if len(_ACCEPTED) >= ACCEPTED_KEPT:
+                _ACCEPTED.clear()
+            _ACCEPTED.add(key)
     return algorithm
+
+
+# Algorithms and parameters (as canonical JSON) whose estimator was built and validated: a
+# burst of the same job builds it once. Only acceptances are kept; a refusal raises each time.
+ACCEPTED_KEPT = 1024
+_ACCEPTED: set[tuple[str, str]] = set()
 
 
 def check_search(request: TrainingJobRequest, algorithm: AlgorithmInfo, max_fits: int) -> None:

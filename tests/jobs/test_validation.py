@@ -98,6 +98,33 @@ def test_check_algorithm_names_the_field(config: dict[str, Any], field: str, wor
     assert words in caught.value.message
 
 
+def test_parameters_once_accepted_are_not_built_again_and_a_refusal_is_made_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.jobs import validation
+
+    built: list[dict[str, Any]] = []
+    real = validation.build_estimator
+
+    def counting(info: Any, parameters: dict[str, Any]) -> Any:
+        built.append(parameters)
+        return real(info, parameters)
+
+    monkeypatch.setattr(validation, "build_estimator", counting)
+    accepted = request_of(algorithm_config=algorithm("SVC", C=3.25, kernel="rbf"))
+    check_algorithm(accepted)
+    check_algorithm(accepted)
+    check_algorithm(request_of(algorithm_config=algorithm("SVC", kernel="rbf", C=3.25)))
+    assert built == [{"C": 3.25, "kernel": "rbf"}]  # the same parameters in any order
+    check_algorithm(request_of(algorithm_config=algorithm("SVC", C=3.5)))
+    assert len(built) == 2
+    refused = request_of(algorithm_config=algorithm("SVC", C="huge"))
+    for _ in range(2):
+        with pytest.raises(SpecError):
+            check_algorithm(refused)
+    assert len(built) == 4
+
+
 # -- check_search -------------------------------------------------------------------------
 
 

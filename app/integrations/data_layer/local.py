@@ -193,8 +193,8 @@ class LocalDataLayerClient(DataLayerClientInterface):
                     f"unknown bundled dataset {name!r}; "
                     f"choose one of {', '.join(BUNDLED_DATASETS)}",
                 )
-            frame = self._load_bundled(name)
-            return SourceCheck(config.path, "bundled", [str(c) for c in frame.columns])
+            columns = bundled_frame(name).columns  # the cached frame, read and not copied
+            return SourceCheck(config.path, "bundled", [str(c) for c in columns])
         if kind == "http":
             # No request at submit: a slow server must not hold the API. The worker reads it.
             checked = self.check_url(config.path)
