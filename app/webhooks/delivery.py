@@ -139,7 +139,17 @@ class WebhookSender:
     # -- the outbox -------------------------------------------------------------------------
 
     def _fill(self, name: str, table: type[JobEvent] | type[Trial], start: int) -> None:
+        """``start``: the newest id committed when this round began."""
         position = self.webhooks.cursor(name, start=start)
+        hooks = self.webhooks.list_all()
+        if not hooks:
+            # Nobody to tell: the cursor passes what was committed without reading it (a
+            # webhook gets the events after it was made, and every row read here was made
+            # before the read that found none).
+            if start > position:  # refused when another process moved it first: no matter
+                self.webhooks.enqueue(name, old=position, new=start, deliveries=[])
+            self.floors.pop(name, None)
+            return
         floor = self.floors.get(name)
         if floor is None or floor.floor != position:
             floor = self.floors[name] = IdFloor(position)
@@ -147,7 +157,6 @@ class WebhookSender:
         passed = floor.add({row[0].id: row for row in rows})
         if floor.floor == position:
             return
-        hooks = self.webhooks.list_all() if passed else []
         deliveries = []
         for row, tenant, model_name, experiment in passed:
             kind = event_type(table, row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -245,3 +246,46 @@ def test_a_delivery_goes_to_the_address_that_was_checked_not_a_second_dns_answer
     headers, _ = hook.received[0]
     assert headers["Host"] == f"rebind.trainyard.test:{port}"
     assert answers == {"checked": 1, "again": 0}
+
+
+def test_with_no_webhook_the_sender_passes_events_unread_and_a_new_one_gets_what_follows(
+    settings: Settings, receiver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import func, select
+
+    from app.jobs.models import JobEvent
+    from app.jobs.repository import JobRepository
+    from app.webhooks.models import WebhookCursor
+
+    reads: list[int] = []
+    real = JobRepository.rows_after
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobRepository, "rows_after", counted)
+    hook = receiver([])
+    with TestClient(create_app(hook_settings(settings, hook.url))) as client:
+        jobs: JobRepository = client.app.state.jobs.repository  # type: ignore[attr-defined]
+        first = client.post("/v1/training-jobs", json=job_request()).json()
+        wait_for_job(client, first["job_id"])
+
+        def cursor_at_last_event() -> bool:
+            with jobs.reader() as session:
+                position = session.scalar(
+                    select(WebhookCursor.position).where(WebhookCursor.name == "job_event")
+                )
+                last = session.scalar(select(func.max(JobEvent.id)))
+            return position is not None and position == last
+
+        wait_until(cursor_at_last_event)
+        assert reads == []  # nothing read with nobody to tell
+        client.post("/v1/webhooks", json={"url": hook.url, "events": ["job.completed"]})
+        second = client.post("/v1/training-jobs", json=job_request()).json()
+        wait_for_job(client, second["job_id"])
+        wait_until(lambda: hook.received)
+        time.sleep(0.5)  # a delivery of the first job would have come by now
+    sent = [json.loads(body)["data"]["job_id"] for _, body in hook.received]
+    assert sent == [second["job_id"]]
+    assert reads
