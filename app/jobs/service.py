@@ -206,18 +206,12 @@ class JobService:
         """Fast enough for the event loop: one indexed read on a pool of its own."""
         return _found_status(job_id, self.repository.read_status(job_id, tenant=tenant))
 
-    async def read_status(self, job_id: uuid.UUID, *, tenant: str) -> TrainingJobStatusResponse:
-        """``get_status`` for the event loop: on PostgreSQL the read awaits the server (the loop
-        serves other requests meanwhile) once ``open_async_reads`` ran on this loop; on SQLite
-        it is ``get_status`` itself, a local read that never waits for a writer."""
-        reader = self._async_status
-        if reader is None:
-            return self.get_status(job_id, tenant=tenant)
-        return _found_status(job_id, await reader.read(job_id, tenant))
-
     async def read_status_json(self, job_id: uuid.UUID, *, tenant: str) -> bytes:
-        """``read_status`` as the response's JSON: a row read again unchanged (a job polled
-        while it waits, or after it finished) gets the body encoded the last time."""
+        """``get_status`` as the response's JSON, for the event loop. On PostgreSQL the read
+        awaits the server (the loop serves other requests meanwhile) once ``open_async_reads``
+        ran on this loop; on SQLite it is a local read that never waits for a writer. A row
+        read again unchanged (a job polled while it waits, or after it ended) gets the body
+        encoded the last time."""
         reader = self._async_status
         if reader is None:
             row = self.repository.read_status(job_id, tenant=tenant)

@@ -8,15 +8,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from app.jobs.lifecycle import JobStatus, StageEntry
-from app.jobs.models import JobEvent, TrainingJob, utcnow
+from app.jobs.models import TrainingJob, utcnow
 from app.jobs.repository import tally
+from app.jobs.repository.statements import COLUMN, INSERT_EVENTS, JOBS
 
 # How many next numbers a submit tries when concurrent submits of the same model take them.
 VERSION_TRIES = 200
@@ -38,15 +38,9 @@ def fence(job_id: uuid.UUID, attempt: int) -> Any:
     )
 
 
-# The job table's columns by the mapped attribute's name (``registry_info`` is the column
-# ``registry``). The writes below are Core statements on the tables, not ORM-enabled ones:
-# an ORM UPDATE or INSERT through the session pays for the ORM's bulk-persistence and
-# unit-of-work paths, which none of these writes needs (they read back what they return and
-# hold no mapped objects), about a third of a job's repository CPU.
-_JOBS = cast(Table, TrainingJob.__table__)
-_COLUMN = {attribute.key: attribute.columns[0] for attribute in TrainingJob.__mapper__.column_attrs}
+# What a change reads back of the row it updated.
 _RETURNED = tuple(
-    _JOBS.c[name]
+    JOBS.c[name]
     for name in (
         "id",
         "status",
@@ -61,16 +55,6 @@ _RETURNED = tuple(
         "completed_at",
     )
 )
-
-
-def column_keys(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` by mapped attribute name, keyed by the table's column names instead."""
-    return {_COLUMN[name].key: value for name, value in values.items()}
-
-
-@cache
-def _insert_events() -> Any:
-    return insert(cast(Table, JobEvent.__table__))
 
 
 # PostgreSQL: a NOTIFY in the changing transaction (sent at commit) wakes every stream hub.
@@ -120,9 +104,9 @@ def change(
             return None
         where = where & (TrainingJob.id == before.id)
     row = session.execute(
-        update(_JOBS)
+        update(JOBS)
         .where(where)
-        .values({_COLUMN[name]: value for name, value in values.items()})
+        .values({COLUMN[name]: value for name, value in values.items()})
         .returning(*_RETURNED)
     ).first()
     if row is None:
@@ -144,7 +128,7 @@ def change(
         text_ = message(row) if callable(message) else message
         events.append(_event(row, row.status, row.stage, row.progress, text_, now))
     if events:
-        session.execute(_insert_events(), events)
+        session.execute(INSERT_EVENTS, events)
     return row
 
 
@@ -174,6 +158,4 @@ def _event(
 
 
 def add_event(session: Session, job: Any, message: str | None, now: datetime) -> None:
-    session.execute(
-        _insert_events(), [_event(job, job.status, job.stage, job.progress, message, now)]
-    )
+    session.execute(INSERT_EVENTS, [_event(job, job.status, job.stage, job.progress, message, now)])

@@ -13,9 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -47,46 +47,24 @@ from app.jobs.repository.changes import (
     ModelVersionTaken,
     add_event,
     change,
-    column_keys,
     fence,
     notify,
 )
 from app.jobs.repository.feeds import FeedReads
 from app.jobs.repository.pages import Page, Position, read_page
 from app.jobs.repository.removal import Removed, expired, remove_job, remove_jobs
+from app.jobs.repository.statements import (
+    INSERT_JOB,
+    JOB_BY_ID,
+    JOBS,
+    column_keys,
+    job_of,
+    versions,
+)
 from app.jobs.repository.trials import TrialRepository
 
-
-def _versions(session: Any, values: dict[str, Any]) -> int:
-    """How far the tenant's model's automatic versions have come: the newest job's number
-    (one read on the tenant-model-time index, however many versions there are), or, when
-    the newest was given a version of its own that is not a number, the count of its jobs.
-    A number a concurrent submit took first is retried above (``create_job``)."""
-    key = {"tenant": values["tenant"], "model": values["model_name"]}
-    newest = session.execute(_NEWEST_VERSION, key).scalar()
-    if newest is None:
-        return 0
-    if newest.isdigit():
-        return int(newest)
-    return int(session.execute(_VERSION_COUNT, key).scalar() or 0)
-
-
-# Core statements on the table, built once: a submit's reads and writes skip the ORM's compile
-# and unit-of-work paths (the job is returned as a transient object built from the same values).
-_JOBS = cast(Table, TrainingJob.__table__)
-_OF_MODEL = (_JOBS.c.tenant == bindparam("tenant")) & (_JOBS.c.model_name == bindparam("model"))
-_NEWEST_VERSION = (
-    select(_JOBS.c.model_version)
-    .where(_OF_MODEL)
-    .order_by(_JOBS.c.created_at.desc(), _JOBS.c.id.desc())
-    .limit(1)
-)
-_VERSION_COUNT = select(func.count()).select_from(_JOBS).where(_OF_MODEL)
-_INSERT_JOB = insert(_JOBS)
-# Each column of the job table as its mapped attribute (``registry`` is ``registry_info``).
-_ATTRIBUTES = tuple(TrainingJob.__mapper__.get_property_by_column(c).key for c in _JOBS.columns)
-_JOB_BY_ID = select(_JOBS).where(_JOBS.c.id == bindparam("job_id"))
-_CLAIMED = (*tally.FACT_TABLE_COLUMNS, _JOBS.c.max_runtime_seconds, _JOBS.c.request)
+# The claim's select: the tally's facts, with what the claim hands on.
+_CLAIMED = (*tally.FACT_TABLE_COLUMNS, JOBS.c.max_runtime_seconds, JOBS.c.request)
 
 
 class JobRepository(FeedReads):
@@ -112,12 +90,10 @@ class JobRepository(FeedReads):
     def get_job(self, job_id: uuid.UUID, *, tenant: str | None = None) -> TrainingJob | None:
         """The job (any tenant's when ``tenant`` is None); another tenant's job is None."""
         with self.reader() as session:
-            row = session.execute(_JOB_BY_ID, {"job_id": job_id}).first()
+            row = session.execute(JOB_BY_ID, {"job_id": job_id}).first()
         if row is None or (tenant is not None and row.tenant != tenant):
             return None
-        # A transient object of the row's values: the ORM's load (identity map, instance
-        # state set-up, one per attribute) cost an attempt more than the read.
-        return TrainingJob(**{name: row[index] for index, name in enumerate(_ATTRIBUTES)})
+        return job_of(row)  # transient: the ORM's load cost an attempt more than the read
 
     def read_status(self, job_id: uuid.UUID, *, tenant: str) -> status_read.StatusRow | None:
         """The status columns of the job, read without the ORM and on a pool of its own, so
@@ -204,7 +180,9 @@ class JobRepository(FeedReads):
             if pending >= pending_limit:
                 raise PendingLimitReached(pending)
             if values.get("model_version") is None:
-                values["model_version"] = str(max(_versions(session, values), above) + 1)
+                values["model_version"] = str(
+                    max(versions(session, values["tenant"], values["model_name"]), above) + 1
+                )
             now = utcnow()
             row = {
                 **values,
@@ -216,7 +194,7 @@ class JobRepository(FeedReads):
                 "created_at": now,
                 "updated_at": now,
             }
-            session.execute(_INSERT_JOB, [column_keys(row)])  # before the event: its foreign key
+            session.execute(INSERT_JOB, [column_keys(row)])  # before the event: its foreign key
             job = TrainingJob(**row)
             add_event(session, job, "submitted", now)
             deltas = tally.Deltas()
@@ -276,11 +254,11 @@ class JobRepository(FeedReads):
         with transaction(self.factory) as session:
             # The tally's facts come with the row this select locks: the change need not
             # read them again.
-            query = select(*_CLAIMED).where(_JOBS.c.status == JobStatus.PENDING.value)
+            query = select(*_CLAIMED).where(JOBS.c.status == JobStatus.PENDING.value)
             if job_id is not None:
-                query = query.where(_JOBS.c.id == job_id)
+                query = query.where(JOBS.c.id == job_id)
             else:
-                query = query.order_by(_JOBS.c.created_at, _JOBS.c.id).limit(1)
+                query = query.order_by(JOBS.c.created_at, JOBS.c.id).limit(1)
             row = session.execute(query.with_for_update(skip_locked=True)).first()
             if row is None:
                 return None
