@@ -59,6 +59,8 @@ def prepare_registry(client: ModelRegistryClientInterface | None) -> None:
     if not isinstance(client, MlflowRegistryClient):
         return
     preload_first("app.integrations.registry.preload")
+    if client.images:
+        preload_first("app.integrations.registry.preload_images")
     try:
         client.initialize()
     except ModelRegistryError as exc:
