@@ -50,10 +50,13 @@ from alembic.config import Config
 from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 
+import app
 from app.config import Settings
 from app.main import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
+# The checkout whose code is measured (``--reference`` puts another on PYTHONPATH).
+CODE_ROOT = Path(app.__file__).resolve().parents[1]
 REQUEST = {
     "model_name": "bench-iris",
     "data_source_config": {"path": "sklearn://iris", "target_column": "target"},
@@ -69,7 +72,7 @@ ALGORITHMS = {
 
 
 def migrate(url: str) -> None:
-    config = Config(str(ROOT / "alembic.ini"))
+    config = Config(str(CODE_ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
     config.attributes["configure_logger"] = False
     command.upgrade(config, "head")
@@ -192,8 +195,12 @@ def run_one(only: str, checkout: Path | None, label: str) -> dict[str, Any]:
     env = dict(os.environ)
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
+    # In the checkout's folder: Alembic (``prepend_sys_path = .``) puts the working directory
+    # first on sys.path, and the forkserver, started after the migration, imports ``app``
+    # from there: elsewhere the training processes would run this checkout's code.
     output = subprocess.run(
         [sys.executable, __file__, *sys.argv[1:], "--only", only],
+        cwd=checkout or ROOT,
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -236,8 +243,6 @@ def main() -> None:
     parser.add_argument("--only", choices=["on", "off"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        import app
-
         print(f"code: {Path(app.__file__).parent}")
         result = measure(args.only == "on", args)
         print(f"RESULT {json.dumps(result)}")
