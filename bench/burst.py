@@ -42,7 +42,7 @@ def one_round(root: Path, url: str | None, jobs: int) -> dict[str, float]:
         url = f"sqlite:///{folder}/burst.db"
     else:
         engine.reset_postgres(url)
-    engine.migrate(url)
+    engine.migrate(url, root)
     port = engine.free_port()
     env = {
         "TRAINYARD_DATABASE_URL": url,

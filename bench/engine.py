@@ -64,11 +64,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, root: Path = ROOT) -> None:
+    """The schema of the code in ``root`` (a reference checkout may have fewer migrations)."""
     env = {**os.environ, "TRAINYARD_DATABASE_URL": url}
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         check=True,
         capture_output=True,
@@ -180,7 +181,7 @@ def count_statements(url: str, root: Path) -> str:
         reset_postgres(url)
     else:
         url = f"sqlite:///{work}/count.db"
-    migrate(url)
+    migrate(url, root)
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--count-statements", url, work],
         cwd=root,
@@ -368,7 +369,7 @@ def main() -> None:
         if db_url.startswith("postgresql"):
             ensure_database(db_url)
             reset_postgres(db_url)
-        migrate(db_url)
+        migrate(db_url, root)
         port = free_port()
         env = {
             "TRAINYARD_DATABASE_URL": db_url,
