@@ -17,7 +17,11 @@ from pathlib import Path
 from app.execution import attempt, trials  # noqa: F401  (the code every child runs)
 from app.integrations.data_layer import BUNDLED_DATASETS, bundled_frame
 from app.jobs.lifecycle import JobStage
-from app.trainer import TrainingSpec, train
+from app.trainer import (
+    TrainingSpec,
+    estimate,  # noqa: F401  (imported by every job's ``job_estimate``)
+    train,
+)
 from app.trainer.artifacts import write_artifacts
 
 

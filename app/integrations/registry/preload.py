@@ -20,6 +20,9 @@ for _name in (
     # Imported (OpenTelemetry's metrics SDK with it) each time the tracking URI is set around
     # a model version's creation (``mlflow.set_tracking_uri`` resets the tracer provider).
     "mlflow.tracing.processor.base_mlflow",
+    # Imported by ``mlflow.get_tracking_uri`` when no URI is set globally (the version's
+    # creation makes a client of its own, which asks): a first job in each process paid it.
+    "mlflow.store.tracking.file_store",
     "app.integrations.registry.mlmodel",
     "app.integrations.registry.store",
     # The evaluation report's images.
