@@ -113,9 +113,9 @@ class Settings(BaseSettings):
     mlflow_evaluation_images: bool = Field(
         default=True,
         description="Draw the evaluation report's images (confusion matrix, curves, feature "
-        "importance) into each job's MLflow run after its outcome is recorded. They cost "
-        "several times what the rest of the run costs a small job, in CPU beside the next "
-        "job; false logs the report's JSON alone.",
+        "importance) into each job's MLflow run after its outcome is recorded. For a small "
+        "job they cost about as much CPU as the rest of the run, beside the next job; false "
+        "logs the report's JSON alone.",
     )
     prediction_cache_models: int = Field(default=16, ge=1)
     prediction_cache_bytes: int = Field(default=512 * 1024**2, ge=1)

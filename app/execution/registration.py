@@ -203,8 +203,9 @@ class RegistryRun:
     def log_images(self) -> None:
         """Draw the evaluation report's images and add them to the run. Called after the
         job's outcome is committed: they are a view of the report already logged, and
-        drawing them (matplotlib, several times what the rest of the run costs a small job)
-        is no reason to keep a job from completing. A failure is logged, nothing else."""
+        drawing them (matplotlib; about what the rest of the run costs a small job, on the
+        process's kept canvases) is no reason to keep a job from completing. A failure is
+        logged, nothing else."""
         report, self.images = self.images, None
         if report is None or self.run_id is None:
             return
