@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,10 +87,8 @@ def first_in_child(report: dict[str, Any], folder: Path) -> float:
     return spent
 
 
-def forked(report: dict[str, Any], folder: Path, forks: int, warm: bool) -> float:
+def forked(forks: int, warm: bool) -> float:
     """In a child of a new interpreter (this script again), so that ``cold`` means cold."""
-    import subprocess
-
     output = subprocess.run(
         [sys.executable, __file__, "--child", "warm" if warm else "cold", "--forks", str(forks)],
         check=True,
@@ -132,8 +131,8 @@ def main() -> None:
                 f"{name}: CPU per report, new canvases {result['new']:.1f} ms, kept "
                 f"{result['kept']:.1f} ms: {result['kept'] / result['new']:.2f}x"
             )
-        cold = forked(made["iris"], folder, args.forks, warm=False)
-        warm = forked(made["iris"], folder, args.forks, warm=True)
+        cold = forked(args.forks, warm=False)
+        warm = forked(args.forks, warm=True)
         print(
             f"iris, first report in a forked process: parent drew nothing {cold:.0f} ms, "
             f"parent drew the warm-up report {warm:.0f} ms: {warm / cold:.2f}x"

@@ -40,6 +40,12 @@ def _figure() -> tuple[Any, Any]:
     return figure, axes
 
 
+def _report_artists(axes: Any) -> list[Any]:
+    """What a report drew on ``axes`` (lines, bars, texts, images, collections; not the legend)."""
+    groups = (axes.lines, axes.patches, axes.texts, axes.images, axes.collections)
+    return [artist for group in groups for artist in group]
+
+
 def _empty(axes: Any) -> None:
     """Take back what the last report drew: the axes then draw as new ones would."""
     legend = axes.get_legend()
@@ -47,9 +53,8 @@ def _empty(axes: Any) -> None:
         legend.remove()
     for container in list(axes.containers):
         container.remove()
-    for group in (axes.lines, axes.patches, axes.texts, axes.images, axes.collections):
-        for artist in list(group):
-            artist.remove()
+    for artist in _report_artists(axes):
+        artist.remove()
     axes.relim()  # no artists left: the data limits are empty again
     axes.set_autoscale_on(True)
     axes.set_prop_cycle(None)  # the first curve gets the first colour again
@@ -118,11 +123,7 @@ def _data_artists(axes: Any) -> list[Any]:
     """What the report drew on ``axes``, with the spines (drawn over the data, as a full draw
     does: an image or a bar reaches the axes' edge), in the order ``Axes.draw`` draws them
     (by z-order, then as added)."""
-    drawn = {
-        id(artist)
-        for group in (axes.lines, axes.patches, axes.texts, axes.images, axes.collections)
-        for artist in group
-    }
+    drawn = {id(artist) for artist in _report_artists(axes)}
     drawn.update(id(spine) for spine in axes.spines.values())
     legend = axes.get_legend()
     if legend is not None:
