@@ -8,15 +8,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import ClauseElement, bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.jobs.lifecycle import JobStatus, StageEntry
 from app.jobs.models import TrainingJob, utcnow
 from app.jobs.repository import tally
-from app.jobs.repository.statements import COLUMN, INSERT_EVENTS, JOBS
+from app.jobs.repository.statements import COLUMN, INSERT_EVENTS, INSERT_JOB, JOBS
 
 # How many next numbers a submit tries when concurrent submits of the same model take them.
 VERSION_TRIES = 200
@@ -36,6 +37,16 @@ def fence(job_id: uuid.UUID, attempt: int) -> Any:
         & (TrainingJob.attempt == attempt)
         & (TrainingJob.status == JobStatus.RUNNING.value)
     )
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A running attempt's row, as ``change``'s ``where``: the update is built once per set of
+    value names (with bind parameters), not per call, and the facts before are inferred
+    (``change(running=True)``)."""
+
+    job_id: uuid.UUID
+    attempt: int
 
 
 # What a change reads back of the row it updated.
@@ -59,11 +70,89 @@ _RETURNED = tuple(
 
 # PostgreSQL: a NOTIFY in the changing transaction (sent at commit) wakes every stream hub.
 FEED_CHANNEL = "trainyard_feed"
+# The same as a value of the changed row's RETURNING, which spares the NOTIFY its own round
+# trip (PostgreSQL sends one notification per channel and payload at commit, however many).
+NOTIFIED = func.pg_notify(FEED_CHANNEL, "").label("notified")
+_INSERT_JOB_NOTIFIED = INSERT_JOB.returning(NOTIFIED)
+
+
+def dialect_name(session: Any) -> str:
+    return str(session.get_bind().dialect.name)
 
 
 def notify(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         session.execute(text(f"NOTIFY {FEED_CHANNEL}"))
+
+
+def insert_job(session: Session, row: dict[str, Any]) -> None:
+    """Insert a job row (by column name), with the NOTIFY on PostgreSQL."""
+    if dialect_name(session) == "postgresql":
+        session.execute(_INSERT_JOB_NOTIFIED, row).close()
+    else:
+        session.execute(INSERT_JOB, [row])
+
+
+def returned(dialect: str) -> tuple[Any, ...]:
+    """What a change reads back, with the NOTIFY on PostgreSQL."""
+    return (*_RETURNED, NOTIFIED) if dialect == "postgresql" else _RETURNED
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """A value that never lowers the column (a job's progress): ``max(column, value)``."""
+
+    value: Any
+
+
+def _bound(name: str, at_least: bool) -> Any:
+    column = COLUMN[name]
+    value = bindparam(f"v_{name}", type_=column.type)
+    return case((column < value, value), else_=column) if at_least else value
+
+
+@lru_cache(maxsize=64)
+def _fenced_update(dialect: str, names: tuple[str, ...], at_least: frozenset[str]) -> Any:
+    """The fenced update of the values ``names`` (bound as ``v_<name>``): building a statement
+    costs more CPU than running it, and an attempt's writes repeat a few sets of names."""
+    return (
+        update(JOBS)
+        .where(
+            JOBS.c.id == bindparam("fence_id", type_=JOBS.c.id.type),
+            JOBS.c.attempt == bindparam("fence_attempt", type_=JOBS.c.attempt.type),
+            JOBS.c.status == JobStatus.RUNNING.value,
+        )
+        .values({COLUMN[name]: _bound(name, name in at_least) for name in names})
+        .returning(*returned(dialect))
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, AtLeast) else value
+
+
+def _expression(name: str, value: Any) -> Any:
+    if isinstance(value, AtLeast):
+        return case((COLUMN[name] < value.value, value.value), else_=COLUMN[name])
+    return value
+
+
+def _update(session: Session, where: Any, values: dict[str, Any]) -> Any:
+    dialect = dialect_name(session)
+    if isinstance(where, Fence) and not any(isinstance(v, ClauseElement) for v in values.values()):
+        names = tuple(sorted(values))
+        at_least = frozenset(name for name in names if isinstance(values[name], AtLeast))
+        params = {f"v_{name}": _plain(values[name]) for name in names}
+        params.update(fence_id=where.job_id, fence_attempt=where.attempt)
+        return session.execute(_fenced_update(dialect, names, at_least), params).first()
+    if isinstance(where, Fence):
+        where = fence(where.job_id, where.attempt)
+    return session.execute(
+        update(JOBS)
+        .where(where)
+        .values({COLUMN[name]: _expression(name, value) for name, value in values.items()})
+        .returning(*returned(dialect))
+    ).first()
 
 
 def change(
@@ -91,9 +180,15 @@ def change(
     ``running``: ``where`` is a running attempt's ``fence``. A row it updates was running when
     updated (the update's condition is checked on the row it locks), and a running job has no
     ``completed_at`` (a claim clears it): the facts before are then the updated row's own
-    ``created_at`` and ``started_at`` when ``values`` sets neither, and nothing is read first."""
+    ``created_at`` and ``started_at`` when ``values`` sets neither, and nothing is read first.
+    A ``Fence`` as ``where`` is a running attempt's fence (``running`` implied).
+
+    On PostgreSQL the NOTIFY that wakes the stream hubs rides on the update's RETURNING."""
     now = values.setdefault("updated_at", utcnow())
+    running = running or isinstance(where, Fence)
     inferred = running and "created_at" not in values and "started_at" not in values
+    if isinstance(where, Fence) and (before is not None or not inferred):
+        where = fence(where.job_id, where.attempt)
     if before is not None:
         where = where & (TrainingJob.id == before.id)
     elif not inferred and not tally.TALLIED.isdisjoint(values):
@@ -103,15 +198,9 @@ def change(
         if before is None:
             return None
         where = where & (TrainingJob.id == before.id)
-    row = session.execute(
-        update(JOBS)
-        .where(where)
-        .values({COLUMN[name]: value for name, value in values.items()})
-        .returning(*_RETURNED)
-    ).first()
+    row = _update(session, where, values)
     if row is None:
         return None
-    notify(session)
     if before is None and inferred and not tally.TALLIED.isdisjoint(values):
         before = _Running(row.tenant, row.created_at, row.started_at)
     if before is not None:

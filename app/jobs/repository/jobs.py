@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -39,32 +39,29 @@ from app.jobs.lifecycle import (
 )
 from app.jobs.lifecycle import PendingLimitReached as PendingLimitReached
 from app.jobs.models import TRIAL_FIELDS, JobEvent, TrainingJob, Trial, utcnow
+from app.jobs.repository import claims, tally
 from app.jobs.repository import status as status_read
-from app.jobs.repository import tally
 from app.jobs.repository.changes import (
     VERSION_TRIES,
+    AtLeast,
+    Fence,
     IdempotencyKeyTaken,
     ModelVersionTaken,
     add_event,
     change,
     fence,
-    notify,
+    insert_job,
 )
 from app.jobs.repository.feeds import FeedReads
 from app.jobs.repository.pages import Page, Position, read_page
 from app.jobs.repository.removal import Removed, expired, remove_job, remove_jobs
 from app.jobs.repository.statements import (
-    INSERT_JOB,
     JOB_BY_ID,
-    JOBS,
     column_keys,
     job_of,
-    versions,
+    submit_facts,
 )
 from app.jobs.repository.trials import TrialRepository
-
-# The claim's select: the tally's facts, with what the claim hands on.
-_CLAIMED = (*tally.FACT_TABLE_COLUMNS, JOBS.c.max_runtime_seconds, JOBS.c.request)
 
 
 class JobRepository(FeedReads):
@@ -176,13 +173,14 @@ class JobRepository(FeedReads):
     def _insert_job(self, values: dict[str, Any], *, pending_limit: int, above: int) -> TrainingJob:
         with transaction(self.factory) as session:
             # The tally's row, not a count: a submit costs the same however many jobs wait.
-            pending = tally.pending(session, values["tenant"])
+            automatic = values.get("model_version") is None
+            pending, newest = submit_facts(
+                session, values["tenant"], values["model_name"], version=automatic
+            )
             if pending >= pending_limit:
                 raise PendingLimitReached(pending)
-            if values.get("model_version") is None:
-                values["model_version"] = str(
-                    max(versions(session, values["tenant"], values["model_name"]), above) + 1
-                )
+            if automatic:
+                values["model_version"] = str(max(newest, above) + 1)
             now = utcnow()
             row = {
                 **values,
@@ -194,13 +192,12 @@ class JobRepository(FeedReads):
                 "created_at": now,
                 "updated_at": now,
             }
-            session.execute(INSERT_JOB, [column_keys(row)])  # before the event: its foreign key
+            insert_job(session, column_keys(row))  # before the event: its foreign key
             job = TrainingJob(**row)
             add_event(session, job, "submitted", now)
             deltas = tally.Deltas()
             deltas.add(job, 1)
             deltas.apply(session)
-            notify(session)
         return job
 
     def request_cancel(self, job_id: uuid.UUID, tenant: str) -> tuple[TrainingJob, bool] | None:
@@ -252,50 +249,7 @@ class JobRepository(FeedReads):
     ) -> Claim | None:
         """Take ``job_id`` (or the oldest pending job) from pending to running."""
         with transaction(self.factory) as session:
-            # The tally's facts come with the row this select locks: the change need not
-            # read them again.
-            query = select(*_CLAIMED).where(JOBS.c.status == JobStatus.PENDING.value)
-            if job_id is not None:
-                query = query.where(JOBS.c.id == job_id)
-            else:
-                query = query.order_by(JOBS.c.created_at, JOBS.c.id).limit(1)
-            row = session.execute(query.with_for_update(skip_locked=True)).first()
-            if row is None:
-                return None
-            now = utcnow()
-            deadline = now + timedelta(seconds=row.max_runtime_seconds)
-            where = (TrainingJob.id == row.id) & (TrainingJob.status == JobStatus.PENDING.value)
-            values = {
-                "status": JobStatus.RUNNING.value,
-                "stage": JobStage.FETCHING_DATA.value,
-                "attempt": TrainingJob.attempt + 1,
-                "lease_owner": owner,
-                "lease_expires_at": now + timedelta(seconds=lease_seconds),
-                "deadline_at": deadline,
-                "started_at": now,
-                "updated_at": now,
-                "completed_at": None,  # a running job has none (``change(running=True)``)
-                "message": None,
-            }
-            claimed = change(
-                session,
-                where,
-                values,
-                message=lambda job: (
-                    f"attempt {job.attempt} of {job.max_attempts} started on {owner}"
-                ),
-                before=row,
-            )
-            if claimed is None:
-                return None
-            return Claim(
-                row.id,
-                claimed.attempt,
-                claimed.max_attempts,
-                deadline,
-                row.max_runtime_seconds,
-                search=bool((row.request or {}).get("hyperparameter_tuning_config")),
-            )
+            return claims.claim(session, owner=owner, lease_seconds=lease_seconds, job_id=job_id)
 
     def stale_pending(self, *, older_than_seconds: float, limit: int = 1000) -> list[uuid.UUID]:
         """Pending jobs untouched for ``older_than_seconds``, oldest first: their broker
@@ -354,9 +308,7 @@ class JobRepository(FeedReads):
         one for each stage in ``entered`` (stages entered since the attempt last wrote)."""
         values: dict[str, Any] = {
             "stage": stage.value,
-            "progress": case(
-                (TrainingJob.progress < progress, progress), else_=TrainingJob.progress
-            ),
+            "progress": AtLeast(progress),
             **(fields or {}),
         }
         if message is not None:
@@ -364,7 +316,7 @@ class JobRepository(FeedReads):
         with transaction(self.factory) as session:
             row = change(
                 session,
-                fence(job_id, attempt),
+                Fence(job_id, attempt),
                 values,
                 message=message,
                 event=new_stage,
@@ -375,7 +327,7 @@ class JobRepository(FeedReads):
     def add_trial(self, job_id: uuid.UUID, attempt: int, trial: dict[str, Any]) -> bool:
         """Record a finished search trial, fenced like every other write of the attempt."""
         with transaction(self.factory) as session:
-            held = change(session, fence(job_id, attempt), {}, message=None, event=False)
+            held = change(session, Fence(job_id, attempt), {}, message=None, event=False)
             if held is None:
                 return False
             session.add(
@@ -419,14 +371,7 @@ class JobRepository(FeedReads):
         if error is not None:
             values["error_type"], values["error_stage"], values["error_message"] = error
         with transaction(self.factory) as session:
-            row = change(
-                session,
-                fence(job_id, attempt),
-                values,
-                message=message,
-                entered=entered,
-                running=True,
-            )
+            row = change(session, Fence(job_id, attempt), values, message=message, entered=entered)
         return row is not None
 
     def requeue(
@@ -445,7 +390,7 @@ class JobRepository(FeedReads):
         if not count_attempt:
             values["max_attempts"] = TrainingJob.max_attempts + 1
         with transaction(self.factory) as session:
-            row = change(session, fence(job_id, attempt), values, message=message, running=True)
+            row = change(session, Fence(job_id, attempt), values, message=message)
         return row is not None
 
     def lost(

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import String, Table, bindparam, func, insert, literal, select
 
 from app.jobs.models import JobEvent, TrainingJob
+from app.jobs.repository import tally
 
 JOBS = cast(Table, TrainingJob.__table__)
 EVENTS = cast(Table, JobEvent.__table__)
@@ -37,6 +38,11 @@ _NEWEST_VERSION = (
     .limit(1)
 )
 _VERSION_COUNT = select(func.count()).select_from(JOBS).where(_OF_MODEL)
+_PENDING = tally.pending_count().scalar_subquery()
+_SUBMIT_FACTS = {
+    True: select(_PENDING, _NEWEST_VERSION.scalar_subquery()),
+    False: select(_PENDING, literal(None, String)),
+}
 
 
 def column_keys(values: dict[str, Any]) -> dict[str, Any]:
@@ -49,15 +55,17 @@ def job_of(row: Any) -> TrainingJob:
     return TrainingJob(**{name: row[index] for index, name in enumerate(ATTRIBUTES)})
 
 
-def versions(session: Any, tenant: str, model_name: str) -> int:
-    """How far the tenant's model's automatic versions have come: the newest job's number
-    (one read on the tenant-model-time index, however many versions there are), or, when
-    the newest was given a version of its own that is not a number, the count of its jobs.
-    A number a concurrent submit took first is retried above (``JobRepository.create_job``)."""
+def submit_facts(session: Any, tenant: str, model_name: str, *, version: bool) -> tuple[int, int]:
+    """What a submit must know before its insert, in one read: the tenant's pending jobs (its
+    tally row, however many jobs wait) and, when ``version``, how far the tenant's model's
+    automatic versions have come (0 otherwise). That is the newest job's number (one read on
+    the tenant-model-time index, however many versions there are), or, when the newest was
+    given a version of its own that is not a number, the count of its jobs. A number a
+    concurrent submit took first is retried above (``JobRepository.create_job``)."""
     key = {"tenant": tenant, "model": model_name}
-    newest = session.execute(_NEWEST_VERSION, key).scalar()
+    pending, newest = session.execute(_SUBMIT_FACTS[version], key).one()
     if newest is None:
-        return 0
+        return int(pending or 0), 0
     if newest.isdigit():
-        return int(newest)
-    return int(session.execute(_VERSION_COUNT, key).scalar() or 0)
+        return int(pending or 0), int(newest)
+    return int(pending or 0), int(session.execute(_VERSION_COUNT, key).scalar() or 0)

@@ -77,13 +77,9 @@ class Deltas:
         self.rows = {}
 
 
-def pending(session: Session, tenant: str) -> int:
-    """The tenant's pending jobs, from its tally row (one primary-key read)."""
-    return int(session.execute(_pending_count(), {"tenant": tenant}).scalar() or 0)
-
-
 @cache
-def _pending_count() -> Any:
+def pending_count() -> Any:
+    """The tenant's (``tenant``) pending jobs, from its tally row (one primary-key read)."""
     table = JobTally.__table__
     return select(table.c.n).where(
         table.c.kind == JOBS,
