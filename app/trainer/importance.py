@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from app.trainer.algorithms import CLASSIFICATION
-from app.trainer.predictions import Predictions
+from app.trainer.predictions import Predictions, final_step
+from app.trainer.separable import column_groups
 
 MIN_ROWS = 2
 # What goes through the pipeline at once (one copy at least): rows, and cells (rows x raw
@@ -89,32 +90,61 @@ def copies_per_chunk(rows: int, columns: int, copy_seconds: float, seconds: floa
     return int(max(1, min(by_rows, by_cells, by_time)))
 
 
+class _RawCopies:
+    """Shuffled copies of the raw rows, through the whole pipeline."""
+
+    def __init__(self, model: Any, X: pd.DataFrame) -> None:
+        self.model, self.X = model, X
+        self.cells = X.shape[1]
+
+    def predict(self, shuffles: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        return np.asarray(self.model.predict(_permuted_copies(self.X, shuffles)))
+
+
+class _FeatureCopies:
+    """Shuffled copies made on the preprocessing's output (``separable.column_groups``): in
+    copy ``i`` the outputs of raw column ``shuffles[i][0]`` hold their rows in the order
+    ``shuffles[i][1]``, which is what preprocessing the raw copy would have given."""
+
+    def __init__(self, estimator: Any, features: np.ndarray, groups: list[np.ndarray]) -> None:
+        self.estimator, self.features, self.groups = estimator, features, groups
+        self.cells = max(features.shape[1], len(groups))
+
+    def predict(self, shuffles: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        rows = len(self.features)
+        stacked = np.tile(self.features, (len(shuffles), 1))
+        for i, (column, order) in enumerate(shuffles):
+            outputs = self.groups[column]
+            if len(outputs):
+                stacked[i * rows : (i + 1) * rows, outputs] = self.features[np.ix_(order, outputs)]
+        return np.asarray(self.estimator.predict(stacked))
+
+
 def _repeats(
-    model: Any,
-    X: pd.DataFrame,
+    copies: _RawCopies | _FeatureCopies,
     y: pd.Series,
     scoring: str,
     n_repeats: int,
     seed: int,
     deadline: float,
     *,
-    baseline: np.ndarray | None = None,
+    baseline: np.ndarray,
+    columns: int,
     copy_seconds: float = 0.0,
     chunk_seconds: float = math.inf,
 ) -> list[np.ndarray]:
     """Whole repeats done before ``deadline``: a repeat the clock interrupts is dropped.
     Repeat ``r`` shuffles each column with its own ``RandomState(seed + r)`` stream, column
-    after column, as one prediction per column would. The shuffled copies go through the
-    pipeline in chunks, one prediction each: a chunk holds at most ``MAX_CHUNK_ROWS`` rows,
+    after column, as one prediction per column would. The shuffled copies are predicted in
+    chunks, one prediction each: a chunk holds at most ``MAX_CHUNK_ROWS`` rows,
     ``MAX_CHUNK_CELLS`` cells and the copies that fit ``chunk_seconds`` and the time left,
     at the latest measured cost of a copy (``copy_seconds`` before the first: one prediction
-    of ``X``); the clock is read before each chunk, so the time spent is at most the budget
-    plus about one chunk.
-    ``baseline``: the model's predictions of ``X`` when the caller has them."""
+    of the rows); the clock is read before each chunk, so the time spent is at most the
+    budget plus about one chunk. ``baseline``: the model's predictions of the rows."""
     scorer = _accuracy if scoring == "accuracy" else _r2
     actual = np.asarray(y)
-    rows, columns = X.shape
-    score = scorer(actual, model.predict(X) if baseline is None else baseline)
+    rows = len(actual)
+    score = scorer(actual, baseline)
     drops = np.empty((n_repeats, columns))
     planned = [(repeat, column) for repeat in range(n_repeats) for column in range(columns)]
     streams: dict[int, np.random.RandomState] = {}
@@ -124,18 +154,45 @@ def _repeats(
         if now > deadline:
             break
         left = min(chunk_seconds, deadline - now)
-        chunk = planned[done : done + copies_per_chunk(rows, columns, copy_seconds, left)]
+        chunk = planned[done : done + copies_per_chunk(rows, copies.cells, copy_seconds, left)]
         shuffles = []
         for repeat, column in chunk:
             if repeat not in streams:
                 streams[repeat] = np.random.RandomState(seed + repeat)
             shuffles.append((column, streams[repeat].permutation(rows)))
-        predicted = np.asarray(model.predict(_permuted_copies(X, shuffles)))
+        predicted = copies.predict(shuffles)
         for i, (repeat, column) in enumerate(chunk):
             drops[repeat, column] = score - scorer(actual, predicted[i * rows : (i + 1) * rows])
         done += len(chunk)
         copy_seconds = (time.perf_counter() - now) / len(chunk)
     return [drops[repeat] for repeat in range(done // columns)]
+
+
+def _copies(
+    model: Any, X: pd.DataFrame, predictions: Predictions | None
+) -> tuple[_RawCopies | _FeatureCopies, np.ndarray, float]:
+    """How the shuffled copies are made, the baseline predictions of ``X`` and the seconds of
+    one prediction: on the preprocessing's output when it keeps the raw columns apart (the
+    rows already through it in ``predictions``, or put through once), else on the raw rows."""
+    known = predictions is not None and len(predictions.predicted) == len(X)
+    separable = column_groups(model, [str(name) for name in X.columns])
+    if separable is not None:
+        estimator, groups = separable
+        if known and predictions is not None and predictions.features is not None:
+            features, baseline = predictions.features, predictions.predicted
+            seconds = predictions.seconds
+        else:
+            started = time.perf_counter()
+            _, features = final_step(model, X)
+            baseline = np.asarray(estimator.predict(features))
+            seconds = time.perf_counter() - started
+        if isinstance(features, np.ndarray) and features.ndim == 2:
+            return _FeatureCopies(estimator, features, groups), baseline, seconds
+    if known and predictions is not None:
+        return _RawCopies(model, X), predictions.predicted, predictions.seconds
+    started = time.perf_counter()
+    baseline = np.asarray(model.predict(X))
+    return _RawCopies(model, X), baseline, time.perf_counter() - started
 
 
 def permutation_report(
@@ -155,12 +212,8 @@ def permutation_report(
     if len(X) < MIN_ROWS:
         return None, f"permutation feature importance needs {MIN_ROWS} validation rows or more"
     X_sample, y_sample = _sample(X, y, budget.max_rows, seed)
-    if predictions is not None and len(X_sample) == len(X):
-        baseline, one_prediction = predictions.predicted, predictions.seconds
-    else:
-        started = time.perf_counter()
-        baseline = np.asarray(model.predict(X_sample))
-        one_prediction = time.perf_counter() - started
+    known = predictions if len(X_sample) == len(X) else None
+    copies, baseline, one_prediction = _copies(model, X_sample, known)
     columns = X_sample.shape[1]
     per_repeat = max(one_prediction, 1e-6) * columns
     affordable = int((budget.seconds - one_prediction) // per_repeat)
@@ -175,14 +228,14 @@ def permutation_report(
     deadline = started + budget.seconds - one_prediction
     try:
         repeats = _repeats(
-            model,
-            X_sample,
+            copies,
             y_sample,
             scoring,
             n_repeats,
             seed,
             deadline,
             baseline=baseline,
+            columns=columns,
             copy_seconds=one_prediction,
             chunk_seconds=budget.seconds * CHUNK_SHARE,
         )

@@ -37,12 +37,14 @@ def final_step(model: Any, X: Any) -> tuple[Any, Any]:
 class Predictions:
     """``predicted``: labels or values; ``probabilities``: ``predict_proba`` when the model
     has it; ``margin``: ``decision_function`` when it has no probabilities (None otherwise);
-    ``seconds``: what the rows through the preprocessing and ``predict`` took."""
+    ``seconds``: what the rows through the preprocessing and ``predict`` took; ``features``:
+    the rows as the final estimator saw them, when that is a dense array (None otherwise)."""
 
     predicted: np.ndarray
     probabilities: np.ndarray | None = None
     margin: np.ndarray | None = None
     seconds: float = 0.0
+    features: np.ndarray | None = None
 
 
 def _output(estimator: Any, method: str, Xt: Any) -> np.ndarray | None:
@@ -60,11 +62,12 @@ def predict_split(model: Any, X: Any, task: str) -> Predictions:
     estimator, Xt = final_step(model, X)
     predicted = np.asarray(estimator.predict(Xt))
     seconds = time.perf_counter() - started
+    features = Xt if isinstance(Xt, np.ndarray) and Xt.ndim == 2 else None
     if task != CLASSIFICATION:
-        return Predictions(predicted, seconds=seconds)
+        return Predictions(predicted, seconds=seconds, features=features)
     probabilities = _output(estimator, "predict_proba", Xt)
     margin = None if probabilities is not None else _output(estimator, "decision_function", Xt)
-    return Predictions(predicted, probabilities, margin, seconds)
+    return Predictions(predicted, probabilities, margin, seconds, features)
 
 
 def _rows(values: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
@@ -89,6 +92,7 @@ def predict_splits(model: Any, frames: list[pd.DataFrame], task: str) -> list[Pr
                 _rows(together.probabilities, start, stop),
                 _rows(together.margin, start, stop),
                 together.seconds * len(frame) / total,
+                _rows(together.features, start, stop),
             )
         )
         start = stop

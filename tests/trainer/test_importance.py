@@ -1,5 +1,6 @@
 """Permutation importance in chunks of shuffled copies gives the numbers of one prediction per
-column and repeat, with the same seeds."""
+column and repeat, with the same seeds, whether the copies are shuffled raw rows through the
+pipeline or shuffled outputs of one pass through the preprocessing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ from sklearn import metrics as skm
 from app.trainer import TrainingSpec, importance, train
 from app.trainer.core import split
 from app.trainer.importance import ImportanceBudget, _repeats
+
+
+def repeats_of(
+    model: Any, X: pd.DataFrame, y: pd.Series, scoring: str, n: int, seed: int, *, raw: bool
+) -> list[np.ndarray]:
+    """``_repeats`` on raw copies (``raw``) or on the preprocessing's output, as the report
+    chooses for these pipelines."""
+    if raw:
+        copies: Any = importance._RawCopies(model, X)
+        baseline = np.asarray(model.predict(X))
+    else:
+        copies, baseline, _ = importance._copies(model, X, None)
+        assert isinstance(copies, importance._FeatureCopies)
+    return _repeats(copies, y, scoring, n, seed, math.inf, baseline=baseline, columns=X.shape[1])
 
 
 def mixed_frame(rows: int, task: str) -> pd.DataFrame:
@@ -75,15 +90,16 @@ def one_prediction_per_column(
     ],
 )
 @pytest.mark.parametrize("cells", [importance.MAX_CHUNK_CELLS, 1_000])
+@pytest.mark.parametrize("raw", [True, False], ids=["raw", "preprocessed"])
 def test_chunks_give_the_numbers_of_one_prediction_per_column(
-    algorithm: str, task: str, cells: int, monkeypatch: pytest.MonkeyPatch
+    algorithm: str, task: str, cells: int, raw: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 1,000 cells: chunks of 3 copies of 80 rows x 4 columns, ending inside repeats.
     monkeypatch.setattr(importance, "MAX_CHUNK_CELLS", cells)
     model, X, y = fitted(algorithm, task)
     scoring = "accuracy" if task == "classification" else "r2"
     expected = one_prediction_per_column(model, X, y, task, 3, 11)
-    got = _repeats(model, X, y, scoring, 3, 11, math.inf)
+    got = repeats_of(model, X, y, scoring, 3, 11, raw=raw)
     assert len(got) == 3
     for mine, theirs in zip(got, expected, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)

@@ -300,14 +300,16 @@ def test_repeats_are_seeded_and_a_repeat_the_clock_interrupts_is_dropped() -> No
     import math
     import time
 
-    from app.trainer.importance import _repeats
+    from app.trainer.importance import _copies, _repeats
 
     frame = noisy_binary(400)
     X, y = frame.drop(columns="target"), frame["target"]
     model = LogisticRegression().fit(X, y)
-    first = _repeats(model, X, y, "accuracy", 3, 7, math.inf)
-    again = _repeats(model, X, y, "accuracy", 3, 7, math.inf)
+    copies, baseline, _ = _copies(model, X, None)  # a bare estimator: raw copies
+    given = {"baseline": baseline, "columns": X.shape[1]}
+    first = _repeats(copies, y, "accuracy", 3, 7, math.inf, **given)
+    again = _repeats(copies, y, "accuracy", 3, 7, math.inf, **given)
     assert len(first) == 3
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], first[1])  # each repeat has its own seed
-    assert _repeats(model, X, y, "accuracy", 3, 7, time.perf_counter()) == []
+    assert _repeats(copies, y, "accuracy", 3, 7, time.perf_counter(), **given) == []
