@@ -25,6 +25,7 @@ import io
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -50,6 +51,14 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+@lru_cache(maxsize=64)
+def _bundled_fingerprint(name: str, columns: tuple[str, ...] | None) -> str:
+    """A bundled dataset's fingerprint (of ``columns`` of it, when given): its frame never
+    changes, so a process hashes it once, not once per job."""
+    frame = bundled_frame(name)
+    return formats.fingerprint_frame(frame if columns is None else frame[list(columns)])
 
 
 class LocalDataLayerClient(DataLayerClientInterface):
@@ -290,11 +299,13 @@ class LocalDataLayerClient(DataLayerClientInterface):
             raise DataAccessError(exc.message) from None
         if kind == "bundled":
             check = self.check_source(config)
-            frame = self._load_bundled(config.path.removeprefix(BUNDLED_SCHEME))
+            name = config.path.removeprefix(BUNDLED_SCHEME)
+            frame = self._load_bundled(name)
             if columns is not None:
                 formats.check_names([str(c) for c in frame.columns], config.path, columns)
                 frame = frame[list(columns)]
-            return Dataset(frame, check.location, "bundled", formats.fingerprint_frame(frame), 0)
+            chosen = None if columns is None else tuple(str(c) for c in columns)
+            return Dataset(frame, check.location, "bundled", _bundled_fingerprint(name, chosen), 0)
         if kind in ("http", "s3"):
             return self._fetch_remote(kind, config, columns)
         try:
