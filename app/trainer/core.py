@@ -317,7 +317,12 @@ def _evaluate(
     # importance's baseline share its predictions.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        validation, training = predict_splits(pipeline, [X_val, X_train], task)
+        # The validation rows as the estimator saw them, for the permutation importance
+        # when it will shuffle all of them (it samples bigger splits and preprocesses those).
+        wanted = 0 if len(X_val) <= spec.importance.max_rows else None
+        validation, training = predict_splits(
+            pipeline, [X_val, X_train], task, keep_features=wanted
+        )
     metrics = named_metrics(
         pipeline, task, {"validation": (y_val, validation), "train": (y_train, training)}
     )

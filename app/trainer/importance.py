@@ -175,7 +175,10 @@ def _copies(
     one prediction: on the preprocessing's output when it keeps the raw columns apart (the
     rows already through it in ``predictions``, or put through once), else on the raw rows."""
     known = predictions is not None and len(predictions.predicted) == len(X)
-    separable = column_groups(model, [str(name) for name in X.columns])
+    try:
+        separable = column_groups(model, [str(name) for name in X.columns])
+    except Exception:  # a shortcut only: an unexpected step leaves the raw copies
+        separable = None
     if separable is not None:
         estimator, groups = separable
         if known and predictions is not None and predictions.features is not None:

@@ -56,13 +56,16 @@ def _output(estimator: Any, method: str, Xt: Any) -> np.ndarray | None:
         return None
 
 
-def predict_split(model: Any, X: Any, task: str) -> Predictions:
-    """Predict ``X`` once; a classifier's probabilities (else its decision function) too."""
+def predict_split(model: Any, X: Any, task: str, *, keep_features: bool = False) -> Predictions:
+    """Predict ``X`` once; a classifier's probabilities (else its decision function) too.
+    ``keep_features``: keep the rows as the final estimator saw them (the permutation
+    importance shuffles them), which holds their memory as long as the predictions."""
     started = time.perf_counter()
     estimator, Xt = final_step(model, X)
     predicted = np.asarray(estimator.predict(Xt))
     seconds = time.perf_counter() - started
-    features = Xt if isinstance(Xt, np.ndarray) and Xt.ndim == 2 else None
+    dense = isinstance(Xt, np.ndarray) and Xt.ndim == 2
+    features = Xt if keep_features and dense else None
     if task != CLASSIFICATION:
         return Predictions(predicted, seconds=seconds, features=features)
     probabilities = _output(estimator, "predict_proba", Xt)
@@ -74,17 +77,26 @@ def _rows(values: np.ndarray | None, start: int, stop: int) -> np.ndarray | None
     return None if values is None else values[start:stop]
 
 
-def predict_splits(model: Any, frames: list[pd.DataFrame], task: str) -> list[Predictions]:
+def _own_rows(values: np.ndarray | None, start: int, stop: int) -> np.ndarray | None:
+    # A copy: a view would keep every frame's rows alive.
+    return None if values is None else values[start:stop].copy()
+
+
+def predict_splits(
+    model: Any, frames: list[pd.DataFrame], task: str, *, keep_features: int | None = None
+) -> list[Predictions]:
     """``predict_split`` of each frame (same columns), with the rows of all of them through
     the pipeline in one call: a prediction's fixed cost is paid once. Each frame's
-    ``seconds`` is its rows' share of that call's time."""
+    ``seconds`` is its rows' share of that call's time. ``keep_features``: the index of the
+    frame whose preprocessed rows are kept (``predict_split``'s ``keep_features``)."""
     if len(frames) == 1:
-        return [predict_split(model, frames[0], task)]
-    together = predict_split(model, pd.concat(frames, ignore_index=True), task)
+        return [predict_split(model, frames[0], task, keep_features=keep_features == 0)]
+    joined = pd.concat(frames, ignore_index=True)
+    together = predict_split(model, joined, task, keep_features=keep_features is not None)
     out = []
     start = 0
     total = max(sum(len(frame) for frame in frames), 1)
-    for frame in frames:
+    for index, frame in enumerate(frames):
         stop = start + len(frame)
         out.append(
             Predictions(
@@ -92,7 +104,7 @@ def predict_splits(model: Any, frames: list[pd.DataFrame], task: str) -> list[Pr
                 _rows(together.probabilities, start, stop),
                 _rows(together.margin, start, stop),
                 together.seconds * len(frame) / total,
-                _rows(together.features, start, stop),
+                _own_rows(together.features, start, stop) if index == keep_features else None,
             )
         )
         start = stop

@@ -257,7 +257,8 @@ def evaluation_report(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if predictions is None:
-            predictions = predict_split(model, X, task)
+            rows = (budget or ImportanceBudget()).max_rows
+            predictions = predict_split(model, X, task, keep_features=len(X) <= rows)
         if task == CLASSIFICATION:
             classification = classification_report(model, X, y, predictions)
             regression = None

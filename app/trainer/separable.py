@@ -49,6 +49,8 @@ def _named_inputs(step: Any, width: int) -> list[int] | None:
     if isinstance(step, SimpleImputer) and step.add_indicator:
         return None
     known = getattr(step, "feature_names_in_", None)
+    if known is not None and isinstance(step, OneHotEncoder):
+        return None  # "a_x" may be column a's category x or a column named a_x
     if known is not None:
         inputs = {str(name): index for index, name in enumerate(known)}
         found = [inputs.get(str(name)) for name in step.get_feature_names_out()]
@@ -86,9 +88,13 @@ def _through(step: Any, owners: list[int]) -> list[int] | None:
 
 
 def _positions(selected: Any, columns: Sequence[str]) -> list[int] | None:
+    """The positions of a transformer's columns given as names or positions; None for any
+    other selection (a slice, a mask)."""
     index = {name: position for position, name in enumerate(columns)}
-    if isinstance(selected, str):
+    if isinstance(selected, str | int | np.integer) and not isinstance(selected, bool):
         selected = [selected]
+    if not isinstance(selected, list | tuple | np.ndarray):
+        return None
     out = []
     for item in list(selected):
         if isinstance(item, str) and item in index:

@@ -13,11 +13,13 @@ from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 from app.trainer import TrainingSpec, importance, train
 from app.trainer.core import split
 from app.trainer.importance import ImportanceBudget
+from app.trainer.predictions import predict_splits
 from app.trainer.preprocessing import PreprocessingSpec
 from app.trainer.separable import column_groups
 
@@ -109,3 +111,51 @@ def test_a_step_that_mixes_columns_leaves_the_raw_copies() -> None:
     found = column_groups(kept_apart, list(X.columns))
     assert found is not None
     assert [list(group) for group in found[1]] == [[0], [1], [2]]
+
+
+def test_an_encoder_fitted_on_named_columns_or_a_slice_of_columns_leaves_the_raw_copies() -> None:
+    # A one-hot output "a_x" could be column a's category x or the column named a_x itself.
+    X = pd.DataFrame({"a": ["w", "x"] * 30, "a_x": ["q"] * 60})
+    y = (X["a"] == "x").astype(int)
+    encoder = ColumnTransformer([("onehot", OneHotEncoder(drop="first"), ["a", "a_x"])])
+    named = Pipeline([("preprocess", encoder), ("model", DecisionTreeClassifier())]).fit(X, y)
+    assert column_groups(named, list(X.columns)) is None
+    numbers = pd.DataFrame(np.random.default_rng(2).normal(size=(60, 3)), columns=["p", "q", "r"])
+    by_slice = ColumnTransformer([("scale", StandardScaler(), slice(0, 2))])
+    sliced = Pipeline([("preprocess", by_slice), ("model", LogisticRegression())])
+    sliced.fit(numbers, (numbers["p"] > 0).astype(int))
+    assert column_groups(sliced, list(numbers.columns)) is None
+    report, skipped = importance.permutation_report(
+        sliced,
+        "classification",
+        numbers,
+        (numbers["p"] > 0).astype(int),
+        seed=1,
+        budget=ImportanceBudget(seconds=30, n_repeats=2),
+    )
+    assert skipped is None
+    assert report is not None
+    assert report["features"][0]["feature"] == "p"
+
+
+@pytest.mark.filterwarnings("ignore:Skipping features without any observed values")
+def test_only_the_validation_rows_are_kept_preprocessed_and_as_their_own_copy() -> None:
+    frame = every_kind()
+    spec = TrainingSpec(
+        algorithm="RandomForestClassifier",
+        target_column="target",
+        importance=ImportanceBudget(seconds=0),
+    )
+    model = train(spec, frame).pipeline
+    X, y = frame.drop(columns="target"), frame["target"]
+    X_train, X_val, _, _, _ = split(X, y, spec, "classification")
+    validation, training = predict_splits(
+        model, [X_val, X_train], "classification", keep_features=0
+    )
+    assert validation.features is not None
+    assert training.features is None
+    assert validation.features.shape[0] == len(X_val)
+    assert validation.features.base is None  # not a view that holds the training rows too
+    assert all(
+        p.features is None for p in predict_splits(model, [X_val, X_train], "classification")
+    )
