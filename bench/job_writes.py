@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import engine  # noqa: E402  (the bench's helpers: migrations, reset, CPU of a process)
+
 WRITES = ("create", "claim", "finish")
 
 
 def _postgres_cpu() -> float:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import engine  # the bench's helpers: CPU of a process from /proc
-
     found = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True).stdout
     return sum(engine.tree_cpu_seconds(int(pid), own=True) for pid in found.split())
 
@@ -93,9 +94,6 @@ def one_round(url: str, jobs: int) -> dict[str, list[float]]:
 
 
 def fresh_database(url: str | None, root: Path) -> str:
-    sys.path.insert(0, str(ROOT / "bench"))
-    import engine
-
     if url is None:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='trainyard-writes-')}/jobs.db"
     else:

@@ -174,28 +174,27 @@ def _copies(
     """How the shuffled copies are made, the baseline predictions of ``X`` and the seconds of
     one prediction: on the preprocessing's output when it keeps the raw columns apart (the
     rows already through it in ``predictions``, or put through once), else on the raw rows."""
-    known = predictions is not None and len(predictions.predicted) == len(X)
+    known = (
+        predictions if predictions is not None and len(predictions.predicted) == len(X) else None
+    )
     try:
         separable = column_groups(model, [str(name) for name in X.columns])
     except Exception:  # a shortcut only: an unexpected step leaves the raw copies
         separable = None
-    if separable is not None:
+    features = None if known is None else known.features
+    if separable is not None and features is None:
+        started = time.perf_counter()
+        _, features = final_step(model, X)
+        if known is None:
+            baseline = np.asarray(separable[0].predict(features))
+            known = Predictions(baseline, seconds=time.perf_counter() - started)
+    if known is None:
+        started = time.perf_counter()
+        known = Predictions(np.asarray(model.predict(X)), seconds=time.perf_counter() - started)
+    if separable is not None and isinstance(features, np.ndarray) and features.ndim == 2:
         estimator, groups = separable
-        if known and predictions is not None and predictions.features is not None:
-            features, baseline = predictions.features, predictions.predicted
-            seconds = predictions.seconds
-        else:
-            started = time.perf_counter()
-            _, features = final_step(model, X)
-            baseline = np.asarray(estimator.predict(features))
-            seconds = time.perf_counter() - started
-        if isinstance(features, np.ndarray) and features.ndim == 2:
-            return _FeatureCopies(estimator, features, groups), baseline, seconds
-    if known and predictions is not None:
-        return _RawCopies(model, X), predictions.predicted, predictions.seconds
-    started = time.perf_counter()
-    baseline = np.asarray(model.predict(X))
-    return _RawCopies(model, X), baseline, time.perf_counter() - started
+        return _FeatureCopies(estimator, features, groups), known.predicted, known.seconds
+    return _RawCopies(model, X), known.predicted, known.seconds
 
 
 def permutation_report(

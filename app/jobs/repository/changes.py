@@ -105,10 +105,14 @@ class AtLeast:
     value: Any
 
 
+def _never_lower(column: Any, value: Any) -> Any:
+    return case((column < value, value), else_=column)
+
+
 def _bound(name: str, at_least: bool) -> Any:
     column = COLUMN[name]
     value = bindparam(f"v_{name}", type_=column.type)
-    return case((column < value, value), else_=column) if at_least else value
+    return _never_lower(column, value) if at_least else value
 
 
 @lru_cache(maxsize=64)
@@ -132,9 +136,7 @@ def _plain(value: Any) -> Any:
 
 
 def _expression(name: str, value: Any) -> Any:
-    if isinstance(value, AtLeast):
-        return case((COLUMN[name] < value.value, value.value), else_=COLUMN[name])
-    return value
+    return _never_lower(COLUMN[name], value.value) if isinstance(value, AtLeast) else value
 
 
 def _update(session: Session, where: Any, values: dict[str, Any]) -> Any:

@@ -5,8 +5,8 @@ changes it. PostgreSQL's claim is one statement, built once: a ``FOR UPDATE SKIP
 select of the row as a CTE (concurrent claimers skip each other's rows), the update from it,
 and a RETURNING of the row after and of the tally's facts before (the CTE's columns), with
 the NOTIFY; the tally and the event follow in the same transaction. It replaced a select, an
-update and a NOTIFY, each a round trip built per call (CPU per claim in one process:
-2.4 -> 1.1-1.2 ms; ``docs/performance.md``).
+update and a NOTIFY, each a round trip built per call (``bench/job_writes.py`` measures the
+CPU of a claim; ``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from app.jobs.lifecycle import Claim, JobStage, JobStatus
 from app.jobs.models import TrainingJob, utcnow
 from app.jobs.repository import tally
-from app.jobs.repository.changes import _RETURNED, NOTIFIED, _event, change, dialect_name
-from app.jobs.repository.statements import INSERT_EVENTS, JOBS
+from app.jobs.repository.changes import _RETURNED, NOTIFIED, add_event, change, dialect_name
+from app.jobs.repository.statements import JOBS
 
 # The claim's select: the tally's facts, with what the claim hands on.
 _CLAIMED = (*tally.FACT_TABLE_COLUMNS, JOBS.c.max_runtime_seconds, JOBS.c.request)
@@ -157,6 +157,5 @@ def _claim_in_one(
     deltas = tally.Deltas()
     deltas.move(before, row)
     deltas.apply(session)
-    message = _started(owner)(row)
-    session.execute(INSERT_EVENTS, [_event(row, row.status, row.stage, row.progress, message, now)])
+    add_event(session, row, _started(owner)(row), now)
     return _hand_on(row, row.attempt, row.max_attempts, row.deadline_at)
